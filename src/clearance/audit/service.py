@@ -1,0 +1,84 @@
+"""Appending to, verifying and exporting the audit trail in the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearance.audit.chain import GENESIS, ChainEntry, ChainProblem, entry_hash, verify_chain
+from clearance.store import AuditEntry, AuditHead, Store
+from clearance.store.tables import utcnow
+
+_HEAD_ID = 1
+
+
+def record(session: Session, *, actor: str, tag: str, subject: str, data: dict[str, Any]) -> AuditEntry:
+    """Append one entry inside the caller's transaction, so it commits or vanishes with the change."""
+    # The head row is the chain's lock: FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite.
+    head = session.scalars(select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()).first()
+    prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    # Round-trip through JSON so the hashed data is exactly what the store will give back.
+    clean = json.loads(json.dumps(data, default=str))
+    at = utcnow()
+    seq = prev_seq + 1
+    digest = entry_hash(
+        seq=seq, at=at, actor=actor, tag=tag, subject=subject, data=clean, prev_hash=prev_hash
+    )
+    entry = AuditEntry(
+        seq=seq, at=at, actor=actor, tag=tag, subject=subject, data=clean, prev_hash=prev_hash, hash=digest
+    )
+    session.add(entry)
+    if head is None:
+        session.add(AuditHead(id=_HEAD_ID, seq=seq, hash=digest))
+    else:
+        head.seq, head.hash = seq, digest
+    session.flush()
+    return entry
+
+
+def _entries(session: Session) -> Iterator[ChainEntry]:
+    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
+    for (row,) in rows:
+        yield ChainEntry(
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            tag=row.tag,
+            subject=row.subject,
+            data=row.data,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+
+
+def verify(store: Store) -> tuple[int, ChainProblem | None]:
+    with store.transaction() as session:
+        head_row = session.get(AuditHead, _HEAD_ID)
+        head = (head_row.seq, head_row.hash) if head_row else None
+        return verify_chain(_entries(session), head)
+
+
+def export_jsonl(store: Store, out: TextIO) -> int:
+    count = 0
+    with store.transaction() as session:
+        for entry in _entries(session):
+            out.write(json.dumps(entry.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def recent(session: Session, limit: int = 50, tag_prefix: str | None = None) -> list[ChainEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    if tag_prefix:
+        query = query.where(AuditEntry.tag.startswith(tag_prefix))
+    return [
+        ChainEntry(
+            seq=r.seq, at=r.at, actor=r.actor, tag=r.tag, subject=r.subject, data=r.data,
+            prev_hash=r.prev_hash, hash=r.hash,
+        )
+        for r in session.scalars(query)
+    ]

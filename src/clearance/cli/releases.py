@@ -1,0 +1,145 @@
+"""`clearance release create|list|show`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from clearance.cli.options import Actor, ConfigPath, Json
+from clearance.cli.output import age, emit_json, err, local_time, out, state_text
+from clearance.delivery.views import deployment_summary, release_deployments
+from clearance.errors import UsageError
+from clearance.planning.releases import ReleaseType, parse_work_item
+from clearance.planning.service import NewRelease, create_release, find_release, list_releases
+from clearance.store import Release
+from clearance.workspace import open_workspace
+
+release_app = typer.Typer(help="Plan and record releases.", no_args_is_help=True)
+
+
+def release_json(release: Release) -> dict[str, Any]:
+    return {
+        "id": release.id,
+        "version": release.version,
+        "type": release.type,
+        "notes": release.notes,
+        "planned_date": release.planned_date.isoformat() if release.planned_date else None,
+        "risk_notes": release.risk_notes,
+        "rollback_plan": release.rollback_plan,
+        "created_by": release.created_by,
+        "created_at": release.created_at.isoformat(),
+        "scope": [{"id": w.key, "title": w.title, "url": w.url} for w in release.work_items],
+    }
+
+
+@release_app.command("create")
+def create(
+    version: Annotated[str, typer.Argument(help="SemVer 2.0 version, e.g. 1.4.0 or 2.0.0-rc.1.")],
+    release_type: Annotated[ReleaseType | None, typer.Option("--type", help="Inferred when omitted.",
+                                                             show_default=False)] = None,
+    notes_file: Annotated[Path | None, typer.Option("--notes-file", help="Release notes (Markdown).")] = None,
+    notes: Annotated[str, typer.Option("--notes", help="Release notes, inline.")] = "",
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="Work item ID:TITLE[:URL]; repeatable.")] = None,
+    planned: Annotated[str | None, typer.Option("--planned", help="Planned date, YYYY-MM-DD.")] = None,
+    risk: Annotated[str, typer.Option("--risk", help="Risk notes.")] = "",
+    rollback_plan: Annotated[str, typer.Option("--rollback-plan", help="How to go back.")] = "",
+    actor: Actor = None,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Record a release with its scope, dates, risks and rollback plan."""
+    items = tuple(parse_work_item(s) for s in scope or ())
+    if notes_file is not None:
+        try:
+            notes = notes_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read --notes-file {notes_file}: {exc.strerror}") from exc
+    planned_date = None
+    if planned:
+        try:
+            planned_date = date.fromisoformat(planned)
+        except ValueError as exc:
+            raise UsageError(f"--planned '{planned}' is not a date", hint="use YYYY-MM-DD") from exc
+    ws = open_workspace(config, actor=actor)
+    release = create_release(ws, NewRelease(
+        version=version, type=release_type, notes=notes, scope=items, planned_date=planned_date,
+        risk_notes=risk, rollback_plan=rollback_plan,
+    ))
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, release.version)
+        document = release_json(release)
+    if as_json:
+        emit_json({"release": document})
+        return
+    err().print(f"[green]✔[/] release [bold]{escape(release.version)}[/] created ({release.type}, "
+                f"{len(items)} work item{'s' if len(items) != 1 else ''})")
+
+
+@release_app.command("list")
+def list_(config: ConfigPath = None, as_json: Json = False) -> None:
+    """Releases, newest version first, with where each one is deployed."""
+    ws = open_workspace(config)
+    with ws.store.transaction() as session:
+        rows = []
+        for release in list_releases(session, ws.project_id):
+            done = [d for d in release_deployments(session, release) if d.state == "succeeded"]
+            envs = [e for e in ws.config.environment_names() if any(d.environment == e for d in done)]
+            rows.append((release_json(release), envs))
+    if as_json:
+        emit_json({"releases": [{**r, "deployed_to": envs} for r, envs in rows]})
+        return
+    table = Table(title=f"releases of {ws.config.project}")
+    for column in ("version", "type", "scope", "deployed to", "created", "by"):
+        table.add_column(column)
+    for r, envs in rows:
+        table.add_row(r["version"], r["type"], str(len(r["scope"])), ", ".join(envs) or "-",
+                      r["created_at"][:19].replace("T", " "), r["created_by"])
+    out().print(table)
+
+
+@release_app.command("show")
+def show(
+    version: Annotated[str, typer.Argument(help="The release's version.")],
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """One release: scope, notes, risks, rollback plan and its deployments."""
+    ws = open_workspace(config)
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        document = release_json(release)
+        deployments = release_deployments(session, release)
+        document["deployments"] = [deployment_summary(d) for d in deployments]
+        rows = [(d.id, d.environment, d.service, state_text(d.state, d.reason), d.requested_by,
+                 age(d.finished_at or d.created_at)) for d in deployments]
+        created = local_time(release.created_at)
+    if as_json:
+        emit_json({"release": document})
+        return
+    console = out()
+    console.print(f"[bold]{escape(document['version'])}[/] ({document['type']}) — created {created} "
+                  f"by {escape(document['created_by'])}")
+    if document["planned_date"]:
+        console.print(f"planned: {document['planned_date']}")
+    for label, key in (("risks", "risk_notes"), ("rollback plan", "rollback_plan")):
+        if document[key]:
+            console.print(f"{label}: {escape(document[key])}")
+    if document["scope"]:
+        console.print("scope:")
+        for item in document["scope"]:
+            link = f" <{item['url']}>" if item["url"] else ""
+            console.print(f"  • {escape(item['id'])} {escape(item['title'])}{escape(link)}")
+    if document["notes"]:
+        console.print("notes:")
+        console.print(escape(document["notes"].rstrip()))
+    table = Table(title="deployments")
+    for column in ("id", "environment", "service", "state", "by", "when"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row[0]), row[1], row[2], row[3], row[4], row[5])
+    console.print(table if rows else "[dim]not deployed yet[/]")

@@ -1,0 +1,1 @@
+"""Delivery: deployments as durable state machines, their strategies, targets and analysis."""

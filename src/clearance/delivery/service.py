@@ -1,0 +1,342 @@
+"""Deployment operations: deploy a release to an environment, promote it, roll an environment back.
+
+Every rule is checked before anything is written; a refusal writes only its audit entry.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearance.audit.service import record
+from clearance.delivery.engine import NullProgress, Progress, execute, step_environment
+from clearance.delivery.leases import active_holder, lease_until, worker_id
+from clearance.delivery.states import DeploymentState, advance
+from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
+from clearance.planning.lifecycle import (
+    PhaseRule,
+    auto_deploy_targets,
+    check_prerelease,
+    check_promotion,
+    next_phase,
+)
+from clearance.planning.service import find_release
+from clearance.project import ProjectConfig
+from clearance.store import Deployment, DeploymentStep, Release
+from clearance.versioning.semver import Version
+from clearance.workspace import Workspace
+
+
+@dataclass
+class DeployOutcome:
+    """What one `deploy`, `promote` or `rollback` did, in order, including automatic follow-ups."""
+
+    deployments: list[Deployment] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(d.state == DeploymentState.SUCCEEDED.value for d in self.deployments)
+
+
+def phase_rules(config: ProjectConfig, hotfix: bool) -> list[PhaseRule]:
+    return [
+        PhaseRule(
+            name=phase.display_name(),
+            environments=tuple(phase.environments),
+            min_required=phase.min_required(),
+            auto_deploy=phase.auto_deploy,
+        )
+        for phase in config.lifecycle_for(hotfix).phases
+    ]
+
+
+def unknown_error(kind: str, name: str, names: Sequence[str]) -> NotFound:
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known {kind}s: {', '.join(names)}"
+    return NotFound(f"unknown {kind} '{name}'", hint=hint)
+
+
+def _succeeded_envs(session: Session, release_id: int, service: str) -> set[str]:
+    rows = session.scalars(
+        select(Deployment.environment).where(
+            Deployment.release_id == release_id,
+            Deployment.service == service,
+            Deployment.state == DeploymentState.SUCCEEDED.value,
+        )
+    )
+    return set(rows)
+
+
+def _attempted_envs(session: Session, release_id: int, service: str) -> set[str]:
+    rows = session.scalars(
+        select(Deployment.environment).where(Deployment.release_id == release_id, Deployment.service == service)
+    )
+    return set(rows)
+
+
+def _check_rules(ws: Workspace, session: Session, release: Release, environment: str, service: str) -> None:
+    env = ws.config.environment(environment)
+    assert env is not None
+    version = Version.parse(release.version)
+    check_prerelease(
+        version=release.version,
+        is_prerelease=version.is_prerelease,
+        target=environment,
+        production=env.production,
+        allows_prerelease=env.allows_prerelease(),
+    )
+    check_promotion(
+        phase_rules(ws.config, release.type == "hotfix"),
+        version=release.version,
+        target=environment,
+        succeeded=_succeeded_envs(session, release.id, service),
+    )
+
+
+def _refuse(ws: Workspace, error: Refused, *, version: str, environment: str, services: Sequence[str]) -> None:
+    """A refusal is itself a fact worth keeping: audit it on its own, then raise."""
+    with ws.store.transaction() as session:
+        record(session, actor=ws.actor, tag="promotion:refused",
+               subject=f"release:{ws.config.project}@{version}",
+               data={"version": version, "environment": environment, "services": list(services),
+                     "code": error.code, "reason": error.message, **error.data})
+    raise error
+
+
+def _queue(
+    ws: Workspace, session: Session, release: Release, environment: str, service: str,
+    *, kind: str = "deploy", rollback_of: int | None = None,
+) -> Deployment:
+    steps = ws.config.steps_for(environment, service)
+    deployment = Deployment(
+        project_id=ws.project_id, release_id=release.id, environment=environment, service=service,
+        kind=kind, state=DeploymentState.QUEUED.value, requested_by=ws.actor,
+        config_sha256=ws.loaded.sha256, rollback_of_id=rollback_of,
+        lease_owner=worker_id(), lease_expires_at=lease_until(ws.settings.lease_seconds),
+        steps=[DeploymentStep(position=i, name=s.name, kind="script", state="pending")
+               for i, s in enumerate(steps)],
+    )
+    session.add(deployment)
+    session.flush()
+    record(session, actor=ws.actor, tag="deployment:queued", subject=f"deployment:{deployment.id}",
+           data={"deployment_id": deployment.id, "version": release.version, "environment": environment,
+                 "service": service, "kind": kind, "rollback_of": rollback_of,
+                 "steps": [s.name for s in steps], "config_sha256": ws.loaded.sha256})
+    return deployment
+
+
+def _services(ws: Workspace, services: Sequence[str] | None) -> list[str]:
+    names = ws.config.service_names()
+    for name in services or ():
+        if name not in names:
+            raise unknown_error("service", name, names)
+    return list(services) if services else names
+
+
+def deploy(
+    ws: Workspace, version: str, environment: str, *, services: Sequence[str] | None = None,
+    wait: bool = False, progress: Progress | None = None, follow_auto_deploy: bool = True,
+) -> DeployOutcome:
+    """Deploy a release to one environment, service by service, then any auto-deploy phase it unlocks."""
+    progress = progress or NullProgress()
+    if ws.config.environment(environment) is None:
+        raise unknown_error("environment", environment, ws.config.environment_names())
+    targets = _services(ws, services)
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        release_id = release.id
+        refusal: Refused | None = None
+        for service in targets:
+            try:
+                _check_rules(ws, session, release, environment, service)
+            except Refused as exc:
+                refusal = exc
+                break
+            holder = active_holder(session, ws.project_id, environment, service)
+            if holder is not None and not wait:
+                raise DeploymentBusy(
+                    f"{service} in {environment} is being deployed by deployment {holder.id} ({holder.state})",
+                    hint="add --wait to queue behind it", data={"running_deployment_id": holder.id},
+                )
+    if refusal is not None:
+        _refuse(ws, refusal, version=version, environment=environment, services=targets)
+    with ws.store.transaction() as session:
+        release = session.get(Release, release_id)
+        assert release is not None
+        queued = [_queue(ws, session, release, environment, s) for s in targets]
+        for deployment in queued:
+            step_environment(ws, deployment)  # secrets must be there before anything runs
+        ids = [d.id for d in queued]
+    return _run_all(ws, ids, release_id, wait=wait, progress=progress, follow=follow_auto_deploy)
+
+
+def _run_all(
+    ws: Workspace, ids: list[int], release_id: int, *, wait: bool, progress: Progress, follow: bool
+) -> DeployOutcome:
+    outcome = DeployOutcome()
+    for position, deployment_id in enumerate(ids):
+        try:
+            done = execute(ws, deployment_id, wait=wait, progress=progress)
+        except ClearanceError:
+            _cancel_queued(ws, ids[position + 1:], "an earlier deployment of this request did not finish")
+            raise
+        outcome.deployments.append(done)
+        if done.state != DeploymentState.SUCCEEDED.value:
+            _cancel_queued(ws, ids[position + 1:], f"deployment {done.id} failed")
+            outcome.deployments.extend(_load(ws, ids[position + 1:]))
+            return outcome
+    if follow:
+        outcome.deployments.extend(_auto_deploy(ws, release_id, wait=wait, progress=progress).deployments)
+    return outcome
+
+
+def _cancel_queued(ws: Workspace, ids: Sequence[int], reason: str) -> None:
+    if not ids:
+        return
+    with ws.store.transaction() as session:
+        for deployment in session.scalars(select(Deployment).where(Deployment.id.in_(ids))):
+            if deployment.state == DeploymentState.QUEUED.value:
+                deployment.state = advance(DeploymentState.QUEUED, DeploymentState.CANCELLED).value
+                deployment.reason = reason
+                deployment.lease_owner, deployment.lease_expires_at = None, None
+                for step in deployment.steps:
+                    step.state, step.reason = "cancelled", reason
+                record(session, actor=ws.actor, tag="deployment:cancelled",
+                       subject=f"deployment:{deployment.id}",
+                       data={"deployment_id": deployment.id, "reason": reason})
+
+
+def _load(ws: Workspace, ids: Sequence[int]) -> list[Deployment]:
+    with ws.store.transaction() as session:
+        rows = list(session.scalars(select(Deployment).where(Deployment.id.in_(ids)).order_by(Deployment.id)))
+        for row in rows:
+            _ = row.release, row.steps
+        return rows
+
+
+def _auto_deploy(ws: Workspace, release_id: int, *, wait: bool, progress: Progress) -> DeployOutcome:
+    """Deploy to every auto-deploy environment whose earlier phases this release has now completed."""
+    outcome = DeployOutcome()
+    with ws.store.transaction() as session:
+        release = session.get(Release, release_id)
+        assert release is not None
+        version, rules = release.version, phase_rules(ws.config, release.type == "hotfix")
+        plan: dict[str, list[str]] = {}
+        for service in ws.config.service_names():
+            for env in auto_deploy_targets(rules, _succeeded_envs(session, release_id, service),
+                                           _attempted_envs(session, release_id, service)):
+                plan.setdefault(env, []).append(service)
+    for env, services in plan.items():
+        result = deploy(ws, version, env, services=services, wait=wait, progress=progress)
+        outcome.deployments.extend(result.deployments)
+        if not result.ok:
+            break
+    return outcome
+
+
+def promote(ws: Workspace, version: str, *, wait: bool = False, progress: Progress | None = None) -> DeployOutcome:
+    """Deploy the release to the next phase of its lifecycle that it has not completed."""
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        rules = phase_rules(ws.config, release.type == "hotfix")
+        plan: dict[str, list[str]] = {}
+        for service in ws.config.service_names():
+            succeeded = _succeeded_envs(session, release.id, service)
+            phase = next_phase(rules, succeeded)
+            if phase is None:
+                continue
+            for env in phase.environments:
+                if env not in succeeded:
+                    plan.setdefault(env, []).append(service)
+    if not plan:
+        raise Refused(f"release {version} has completed its lifecycle: nothing to promote",
+                      code="nothing-to-promote")
+    outcome = DeployOutcome()
+    for env, services in plan.items():
+        result = deploy(ws, version, env, services=services, wait=wait, progress=progress)
+        outcome.deployments.extend(result.deployments)
+        if not result.ok:
+            break
+    return outcome
+
+
+def rollback(
+    ws: Workspace, environment: str, *, services: Sequence[str] | None = None, wait: bool = False,
+    progress: Progress | None = None,
+) -> DeployOutcome:
+    """Redeploy, per service, the last release that succeeded in the environment before the current one."""
+    progress = progress or NullProgress()
+    if ws.config.environment(environment) is None:
+        raise unknown_error("environment", environment, ws.config.environment_names())
+    targets = _services(ws, services)
+    with ws.store.transaction() as session:
+        plan: list[tuple[Deployment, Deployment]] = []
+        for service in targets:
+            current, previous = _rollback_pair(session, ws.project_id, environment, service)
+            if current is None:
+                if services:
+                    raise NotFound(f"nothing has been deployed to {environment} for {service}")
+                continue
+            if previous is None:
+                raise Refused(
+                    f"cannot roll back {service} in {environment}: no earlier release succeeded there "
+                    f"before {current.release.version}", code="nothing-to-roll-back")
+            holder = active_holder(session, ws.project_id, environment, service)
+            if holder is not None and not wait:
+                raise DeploymentBusy(
+                    f"{service} in {environment} is being deployed by deployment {holder.id}",
+                    hint="add --wait to queue behind it", data={"running_deployment_id": holder.id})
+            plan.append((current, previous))
+        if not plan:
+            raise NotFound(f"nothing has been deployed to {environment}")
+        queued = []
+        for current, previous in plan:
+            deployment = _queue(ws, session, previous.release, environment, current.service,
+                                kind="rollback", rollback_of=current.id)
+            record(session, actor=ws.actor, tag="deployment:rollback-requested",
+                   subject=f"deployment:{current.id}",
+                   data={"environment": environment, "service": current.service,
+                         "from_version": current.release.version, "to_version": previous.release.version,
+                         "rollback_deployment_id": deployment.id})
+            queued.append((deployment.id, current.id))
+    outcome = DeployOutcome()
+    for deployment_id, current_id in queued:
+        done = execute(ws, deployment_id, wait=wait, progress=progress)
+        outcome.deployments.append(done)
+        if done.state == DeploymentState.SUCCEEDED.value:
+            _mark_rolled_back(ws, current_id, done)
+        else:
+            break
+    return outcome
+
+
+def _rollback_pair(
+    session: Session, project_id: int, environment: str, service: str
+) -> tuple[Deployment | None, Deployment | None]:
+    succeeded = list(session.scalars(
+        select(Deployment).where(
+            Deployment.project_id == project_id, Deployment.environment == environment,
+            Deployment.service == service, Deployment.state == DeploymentState.SUCCEEDED.value,
+        ).order_by(Deployment.id.desc())
+    ))
+    if not succeeded:
+        return None, None
+    current = succeeded[0]
+    previous = next((d for d in succeeded[1:] if d.release_id != current.release_id), None)
+    return current, previous
+
+
+def _mark_rolled_back(ws: Workspace, current_id: int, rollback: Deployment) -> None:
+    with ws.store.transaction() as session:
+        current = session.get(Deployment, current_id)
+        assert current is not None
+        current.state = advance(DeploymentState(current.state), DeploymentState.ROLLED_BACK).value
+        current.reason = f"rolled back by deployment {rollback.id} to {rollback.release.version}"
+        record(session, actor=ws.actor, tag="deployment:rolled-back", subject=f"deployment:{current.id}",
+               data={"deployment_id": current.id, "version": current.release.version,
+                     "environment": current.environment, "service": current.service,
+                     "restored_version": rollback.release.version, "rollback_deployment_id": rollback.id})

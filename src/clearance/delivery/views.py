@@ -1,0 +1,109 @@
+"""Read models of deployments for the front doors: the environment matrix, history, one deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from clearance.audit.chain import format_time
+from clearance.errors import NotFound
+from clearance.store import Deployment, Release
+
+
+def _time(at: datetime | None) -> str | None:
+    return format_time(at) if at else None
+
+
+def deployment_summary(d: Deployment) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "version": d.release.version,
+        "environment": d.environment,
+        "service": d.service,
+        "kind": d.kind,
+        "state": d.state,
+        "reason": d.reason,
+        "requested_by": d.requested_by,
+        "rollback_of": d.rollback_of_id,
+        "created_at": _time(d.created_at),
+        "started_at": _time(d.started_at),
+        "finished_at": _time(d.finished_at),
+    }
+
+
+def deployment_detail(d: Deployment) -> dict[str, Any]:
+    summary = deployment_summary(d)
+    summary["config_sha256"] = d.config_sha256
+    summary["steps"] = [
+        {
+            "position": s.position,
+            "name": s.name,
+            "kind": s.kind,
+            "state": s.state,
+            "reason": s.reason,
+            "exit_code": s.exit_code,
+            "started_at": _time(s.started_at),
+            "finished_at": _time(s.finished_at),
+            "output": s.output,
+            "output_truncated": s.output_truncated,
+        }
+        for s in d.steps
+    ]
+    return summary
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    environment: str
+    service: str
+    deployment: Deployment | None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.deployment is None:
+            return {"environment": self.environment, "service": self.service, "deployment": None}
+        return {"environment": self.environment, "service": self.service,
+                "deployment": deployment_summary(self.deployment)}
+
+
+def status_matrix(
+    session: Session, project_id: int, environments: list[str], services: list[str]
+) -> list[MatrixCell]:
+    """The latest deployment of each environment × service (whatever its state)."""
+    newest = (
+        select(func.max(Deployment.id))
+        .where(Deployment.project_id == project_id)
+        .group_by(Deployment.environment, Deployment.service)
+    )
+    rows = session.scalars(select(Deployment).where(Deployment.id.in_(newest)))
+    latest = {(row.environment, row.service): row for row in rows}
+    return [
+        MatrixCell(env, svc, latest.get((env, svc)))
+        for env in environments
+        for svc in services
+    ]
+
+
+def history(
+    session: Session, project_id: int, environment: str | None = None, limit: int = 50
+) -> list[Deployment]:
+    query = select(Deployment).where(Deployment.project_id == project_id)
+    if environment:
+        query = query.where(Deployment.environment == environment)
+    return list(session.scalars(query.order_by(Deployment.id.desc()).limit(limit)))
+
+
+def get_deployment(session: Session, project_id: int, deployment_id: int) -> Deployment:
+    d = session.get(Deployment, deployment_id)
+    if d is None or d.project_id != project_id:
+        raise NotFound(f"no deployment {deployment_id} in this project")
+    return d
+
+
+def release_deployments(session: Session, release: Release) -> list[Deployment]:
+    return list(session.scalars(
+        select(Deployment).where(Deployment.release_id == release.id).order_by(Deployment.id)
+    ))

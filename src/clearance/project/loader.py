@@ -1,0 +1,118 @@
+"""Find, read and validate clearance.yaml, reporting every problem as `file:line: key: why`.
+
+The pipeline: text → YAML nodes with lines (document.py) → pydantic (schema.py) and the
+cross-reference rules (checks.py) → one ConfigError listing every problem in file order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from clearance.errors import ConfigError, NotFound
+from clearance.project.checks import cross_check
+from clearance.project.document import Document, InvalidYAML, Problem, format_path, read_document
+from clearance.project.error_messages import validation_problems
+from clearance.project.schema import ProjectConfig
+
+CONFIG_FILENAME = "clearance.yaml"
+_INIT_HINT = "run `clearance init` to create a commented clearance.yaml"
+_TOP_LEVEL = "project, services, environments and lifecycle"
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated clearance.yaml and where it came from."""
+
+    path: Path  # absolute
+    root: Path  # the project root: the directory holding the file
+    config: ProjectConfig
+    sha256: str  # of the file's bytes, to record which configuration a deployment used
+
+
+def find_config(start: Path) -> Path:
+    """The clearance.yaml in `start` or the nearest parent directory that has one."""
+    start = start.resolve()
+    directory = start if start.is_dir() else start.parent
+    for candidate in (directory, *directory.parents):
+        path = candidate / CONFIG_FILENAME
+        if path.is_file():
+            return path
+    raise NotFound(f"no {CONFIG_FILENAME} in {directory} or any parent directory", hint=_INIT_HINT)
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and validate the file at `path`; raise ConfigError if it is missing or wrong."""
+    path = path.resolve()
+    shown = display_name(path)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{shown}: file not found"], hint=_INIT_HINT) from exc
+    except OSError as exc:
+        raise ConfigError([f"{shown}: cannot read: {exc.strerror or exc}"], hint=_INIT_HINT) from exc
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        raise ConfigError([f"{shown}:{line}: not UTF-8 text"]) from exc
+    config = parse_config(text, shown)
+    digest = hashlib.sha256(content).hexdigest()
+    return LoadedConfig(path=path, root=path.parent, config=config, sha256=digest)
+
+
+def display_name(path: Path) -> str:
+    """`path` relative to the working directory when it is below it, else absolute."""
+    path = path.absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def parse_config(text: str, filename: str) -> ProjectConfig:
+    """Validate clearance.yaml text; `filename` is only used to label the problems."""
+    try:
+        document = read_document(text)
+    except InvalidYAML as exc:
+        raise ConfigError([f"{filename}:{exc.line}: invalid YAML: {exc.problem}"]) from exc
+    if not isinstance(document.data, dict):
+        found = "the file is empty" if document.data is None else "the top level is not a mapping of keys"
+        raise ConfigError([f"{filename}:1: {found}: expected {_TOP_LEVEL}"])
+    data = document.data
+    _keep_variable_text(data, document)
+    problems = list(document.problems)
+    config: ProjectConfig | None = None
+    try:
+        config = ProjectConfig.model_validate(data)
+    except ValidationError as exc:
+        problems += validation_problems(exc)
+    problems += cross_check(data, document.line_of)
+    if problems or config is None:
+        raise ConfigError(_format(problems, document, filename))
+    return config
+
+
+def _keep_variable_text(data: dict[str, object], document: Document) -> None:
+    # `value: 1.10` or `value: off` must reach the deployment as "1.10" and "off", not 1.1 and False.
+    variables = data.get("variables")
+    if not isinstance(variables, list):
+        return
+    for index, variable in enumerate(variables):
+        raw = document.raw_text.get(("variables", index, "value"))
+        if isinstance(variable, dict) and raw is not None:
+            variable["value"] = raw
+
+
+def _format(problems: list[Problem], document: Document, filename: str) -> list[str]:
+    lines: list[str] = []
+    # sorted() is stable: problems on one line keep the order they were found in.
+    for path, message in sorted(problems, key=lambda problem: document.line_of(problem[0])):
+        where = f"{format_path(path)}: " if path else ""
+        line = f"{filename}:{document.line_of(path)}: {where}{message}"
+        if line not in lines:
+            lines.append(line)
+    return lines

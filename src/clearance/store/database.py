@@ -1,0 +1,175 @@
+"""Connections, transactions and schema upgrades for SQLite and PostgreSQL.
+
+Every write transaction on SQLite starts with BEGIN IMMEDIATE, so two processes never race between a
+read and the write that depends on it; on PostgreSQL the code takes row locks where it needs them.
+Vendor errors leave this module as StoreError subclasses.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from clearance.errors import StoreError, StoreLocked, StoreUnavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Store:
+    """One database: a SQLite file (the embedded default) or a PostgreSQL server."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self._display = parsed.render_as_string(hide_password=True)
+        self.sqlite_path: Path | None = None
+        if self.dialect == "sqlite":
+            self.engine = self._sqlite_engine(url, parsed.database or "", busy_timeout)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        else:
+            raise StoreUnavailable(
+                f"unsupported database '{self.dialect}' in CLEARANCE_DATABASE_URL",
+                hint="use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
+            )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _sqlite_engine(self, url: str, database: str, busy_timeout: float) -> Engine:
+        if database and database != ":memory:":
+            self.sqlite_path = Path(database)
+            try:
+                self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot create the store's folder {self.sqlite_path.parent}: {exc.strerror}",
+                    hint="check the path and its permissions, or set CLEARANCE_DATABASE_URL",
+                ) from exc
+        # NullPool: each unit of work opens its own connection, so nothing is shared across threads
+        # and a lock held by this process is released as soon as its transaction ends.
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": busy_timeout})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def describe(self) -> str:
+        return self._display
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back whole if it raises."""
+        with translate_errors(self):
+            session = self._sessions()
+            try:
+                with session.begin():
+                    yield session
+            finally:
+                session.close()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration; cheap when it already is."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["store"] = self
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with translate_errors(self):
+            with self.engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+                connection.rollback()
+            if current == head:
+                return
+            with self._migration_lock():
+                command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        # Several processes may start on a new database at once; only one migrates.
+        if self.dialect == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(7316012)"))
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(7316012)"))
+                    connection.commit()
+        elif self.sqlite_path is not None:
+            lock_path = self.sqlite_path.with_name(self.sqlite_path.name + ".migrate.lock")
+            with open(lock_path, "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                yield
+        else:
+            yield
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def translate_errors(store: Store) -> Iterator[None]:
+    """Turn driver errors into StoreError with a message a user can act on."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except OperationalError as exc:
+        raise _operational(store, exc) from exc
+    except DBAPIError as exc:
+        raise StoreError(f"database error on {store.describe()}: {_first_line(exc.orig)}") from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database error on {store.describe()}: {_first_line(exc)}") from exc
+
+
+def _operational(store: Store, exc: OperationalError) -> StoreError:
+    message = _first_line(exc.orig)
+    lowered = message.lower()
+    where = store.describe()
+    if "locked" in lowered or "busy" in lowered:
+        return StoreLocked(
+            f"the store {where} is locked by another process",
+            hint="wait for the other clearance command to finish, or raise CLEARANCE_SQLITE_BUSY_TIMEOUT",
+        )
+    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        return StoreUnavailable(
+            f"cannot write the store {where}: {message}",
+            hint="check that the file and its folder are writable, or set CLEARANCE_DATABASE_URL",
+        )
+    if store.dialect == "postgresql":
+        return StoreUnavailable(
+            f"cannot reach PostgreSQL at {where}: {message}",
+            hint="check that the server runs and CLEARANCE_DATABASE_URL is right",
+        )
+    return StoreUnavailable(f"the store {where} cannot be used: {message}")
+
+
+def _first_line(error: object) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    return re.sub(r"^\(\S+\)\s*", "", first)

@@ -1,0 +1,36 @@
+"""Insert-if-absent for the deployment lock, in each dialect's own words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from clearance.store.tables import DeploymentLock
+
+
+def insert_lock_if_absent(
+    session: Session,
+    *,
+    project_id: int,
+    environment: str,
+    service: str,
+    deployment_id: int,
+    owner: str,
+    expires_at: datetime,
+) -> bool:
+    """Take the (project, environment, service) lock when nobody holds it; True if this call did."""
+    values = {
+        "project_id": project_id,
+        "environment": environment,
+        "service": service,
+        "deployment_id": deployment_id,
+        "owner": owner,
+        "expires_at": expires_at,
+    }
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(DeploymentLock).values(**values).on_conflict_do_nothing()
+    result = session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
