@@ -109,7 +109,7 @@ def _walk(console: object) -> None:
     console.print("\n[bold]1.[/] create release 1.0.0 and deploy it to dev (auto-deploys the first phase)")
     create_release(ws, NewRelease(version="1.0.0", notes="First release of the demo shop.", scope=(
         WorkItem("SHOP-1", "Checkout page", None), WorkItem("SHOP-2", "Payments API", None))))
-    delivery.deploy(ws, "1.0.0", "dev", progress=progress)
+    delivery.auto_deploy(ws, "1.0.0", progress=progress)
     console.print("\n[bold]2.[/] try to skip staging: the lifecycle refuses")
     try:
         delivery.deploy(ws, "1.0.0", "prod", progress=progress)

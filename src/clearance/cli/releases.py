@@ -12,6 +12,8 @@ from rich.table import Table
 
 from clearance.cli.options import Actor, ConfigPath, Json
 from clearance.cli.output import age, emit_json, err, local_time, out, state_text
+from clearance.cli.progress import ConsoleProgress
+from clearance.delivery import service as delivery
 from clearance.delivery.views import deployment_summary, release_deployments
 from clearance.errors import UsageError
 from clearance.planning.releases import ReleaseType, parse_work_item
@@ -48,11 +50,14 @@ def create(
     planned: Annotated[str | None, typer.Option("--planned", help="Planned date, YYYY-MM-DD.")] = None,
     risk: Annotated[str, typer.Option("--risk", help="Risk notes.")] = "",
     rollback_plan: Annotated[str, typer.Option("--rollback-plan", help="How to go back.")] = "",
+    deploy: Annotated[bool, typer.Option("--deploy/--no-deploy",
+                                         help="Deploy to auto_deploy phases it may enter now.")] = True,
     actor: Actor = None,
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
-    """Record a release with its scope, dates, risks and rollback plan."""
+    """Record a release with its scope, dates, risks and rollback plan; then deploy it to the
+    lifecycle's auto_deploy phases that it may enter (unless --no-deploy)."""
     items = tuple(parse_work_item(s) for s in scope or ())
     if notes_file is not None:
         try:
@@ -70,14 +75,18 @@ def create(
         version=version, type=release_type, notes=notes, scope=items, planned_date=planned_date,
         risk_notes=risk, rollback_plan=rollback_plan,
     ))
+    if not as_json:
+        err().print(f"[green]✔[/] release [bold]{escape(release.version)}[/] created ({release.type}, "
+                    f"{len(items)} work item{'s' if len(items) != 1 else ''})")
+    outcome = delivery.auto_deploy(ws, release.version, progress=ConsoleProgress()) if deploy else None
     with ws.store.transaction() as session:
         release = find_release(session, ws.project_id, release.version)
         document = release_json(release)
+    deployed = outcome.deployments if outcome else []
     if as_json:
-        emit_json({"release": document})
-        return
-    err().print(f"[green]✔[/] release [bold]{escape(release.version)}[/] created ({release.type}, "
-                f"{len(items)} work item{'s' if len(items) != 1 else ''})")
+        emit_json({"release": document, "deployments": [deployment_summary(d) for d in deployed]})
+    if outcome is not None and not outcome.ok:
+        raise typer.Exit(1)
 
 
 @release_app.command("list")

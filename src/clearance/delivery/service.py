@@ -218,6 +218,13 @@ def _load(ws: Workspace, ids: Sequence[int]) -> list[Deployment]:
         return rows
 
 
+def auto_deploy(ws: Workspace, version: str, *, wait: bool = False, progress: Progress | None = None) -> DeployOutcome:
+    """Deploy a release to the auto-deploy phases it may enter now (e.g. the first one, on creation)."""
+    with ws.store.transaction() as session:
+        release_id = find_release(session, ws.project_id, version).id
+    return _auto_deploy(ws, release_id, wait=wait, progress=progress or NullProgress())
+
+
 def _auto_deploy(ws: Workspace, release_id: int, *, wait: bool, progress: Progress) -> DeployOutcome:
     """Deploy to every auto-deploy environment whose earlier phases this release has now completed."""
     outcome = DeployOutcome()

@@ -12,6 +12,8 @@ import yaml
 
 KeyPath = tuple[str | int, ...]
 Problem = tuple[KeyPath, str]
+# A problem whose line is not the line of its key path (e.g. the second of two equal keys).
+LocatedProblem = tuple[int, KeyPath, str]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -43,7 +45,7 @@ class Document:
     data: object
     lines: dict[KeyPath, int] = field(default_factory=dict)
     # Problems found while reading (duplicate keys), before any schema is applied.
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[LocatedProblem] = field(default_factory=list)
     # Plain scalars that YAML typed as int, float, bool or date, with the text the user wrote.
     raw_text: dict[KeyPath, str] = field(default_factory=dict)
 
@@ -138,7 +140,7 @@ class _Reader:
             key = str(key_node.value)
             if key in first_line:
                 message = f"duplicate key (first at line {first_line[key]}; YAML would keep only the last)"
-                self._document.problems.append(((*path, key), message))
+                self._document.problems.append((line, (*path, key), message))
             first_line.setdefault(key, line)
             self._document.lines[(*path, key)] = line
             result[key] = self.read(value_node, (*path, key))

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from clearance.errors import ConfigError, NotFound
 from clearance.project.checks import cross_check
-from clearance.project.document import Document, InvalidYAML, Problem, format_path, read_document
+from clearance.project.document import Document, InvalidYAML, LocatedProblem, format_path, read_document
 from clearance.project.error_messages import validation_problems
 from clearance.project.schema import ProjectConfig
 
@@ -84,15 +84,16 @@ def parse_config(text: str, filename: str) -> ProjectConfig:
         raise ConfigError([f"{filename}:1: {found}: expected {_TOP_LEVEL}"])
     data = document.data
     _keep_variable_text(data, document)
-    problems = list(document.problems)
+    problems = []
     config: ProjectConfig | None = None
     try:
         config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         problems += validation_problems(exc)
     problems += cross_check(data, document.line_of)
-    if problems or config is None:
-        raise ConfigError(_format(problems, document, filename))
+    located = document.problems + [(document.line_of(path), path, message) for path, message in problems]
+    if located or config is None:
+        raise ConfigError(_format(located, filename))
     return config
 
 
@@ -107,12 +108,12 @@ def _keep_variable_text(data: dict[str, object], document: Document) -> None:
             variable["value"] = raw
 
 
-def _format(problems: list[Problem], document: Document, filename: str) -> list[str]:
+def _format(problems: list[LocatedProblem], filename: str) -> list[str]:
     lines: list[str] = []
     # sorted() is stable: problems on one line keep the order they were found in.
-    for path, message in sorted(problems, key=lambda problem: document.line_of(problem[0])):
+    for number, path, message in sorted(problems, key=lambda problem: problem[0]):
         where = f"{format_path(path)}: " if path else ""
-        line = f"{filename}:{document.line_of(path)}: {where}{message}"
+        line = f"{filename}:{number}: {where}{message}"
         if line not in lines:
             lines.append(line)
     return lines

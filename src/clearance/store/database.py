@@ -37,7 +37,9 @@ class Store:
         if self.dialect == "sqlite":
             self.engine = self._sqlite_engine(url, parsed.database or "", busy_timeout)
         elif self.dialect == "postgresql":
-            self.engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+            # NullPool: a CLI command opens few connections and must leave none behind; a long-running
+            # server can pass its own pool later.
+            self.engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
         else:
             raise StoreUnavailable(
                 f"unsupported database '{self.dialect}' in CLEARANCE_DATABASE_URL",

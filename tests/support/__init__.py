@@ -1,0 +1,1 @@
+"""Test support: real servers and a CLI runner (no mocks)."""
