@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from clearance.audit.service import record
+from clearance.delivery.leases import reap_orphans
 from clearance.errors import NotFound
 from clearance.project import LoadedConfig, ProjectConfig, find_config, load_config
 from clearance.settings import Settings, load_settings
@@ -80,4 +81,6 @@ def open_workspace(config_path: Path | None = None, *, actor: str | None = None)
                 data={"sha256": loaded.sha256, "previous_sha256": previous, "path": str(loaded.path)},
             )
         project_id = project.id
+    # Deployments whose worker died are failed (`interrupted`) before anyone reads or deploys.
+    reap_orphans(store, actor=who)
     return Workspace(loaded=loaded, store=store, project_id=project_id, actor=who, settings=settings)

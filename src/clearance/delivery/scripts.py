@@ -112,9 +112,12 @@ def run_script(
         _terminate(process)
     except KeyboardInterrupt as exc:
         _terminate(process)
-        reader.join(timeout=2)
         raise Interrupted("interrupted while a script step ran") from exc
-    reader.join(timeout=2)
+    finally:
+        # A background child of the script may still hold the pipe open; don't wait for it forever.
+        reader.join(timeout=2)
+        if not reader.is_alive() and process.stdout is not None:
+            process.stdout.close()
     text, truncated = cap_output(mask_secrets("".join(chunks), secrets), output_limit)
     return ScriptResult(
         exit_code=process.returncode,

@@ -31,6 +31,11 @@ def insert_lock_if_absent(
     }
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(DeploymentLock).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    statement = (
+        module.insert(DeploymentLock)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(DeploymentLock.deployment_id)
+    )
+    # RETURNING, not rowcount: psycopg reports a row count of 1 even when the conflict skipped it.
+    return session.execute(statement).first() is not None
