@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -44,16 +44,18 @@ def check(
     target = path or config or find_config(Path.cwd())
     loaded = load_config(target)
     cfg = loaded.config
-    summary = {
+    phases = [p.display_name() for p in cfg.lifecycle.phases]
+    hotfix = [p.display_name() for p in cfg.hotfix_lifecycle.phases] if cfg.hotfix_lifecycle else None
+    steps = [s.name for s in cfg.process]
+    summary: dict[str, Any] = {
         "path": str(loaded.path),
         "sha256": loaded.sha256,
         "project": cfg.project,
         "services": cfg.service_names(),
         "environments": cfg.environment_names(),
-        "lifecycle": [p.display_name() for p in cfg.lifecycle.phases],
-        "hotfix_lifecycle": [p.display_name() for p in cfg.hotfix_lifecycle.phases]
-        if cfg.hotfix_lifecycle else None,
-        "steps": [s.name for s in cfg.process],
+        "lifecycle": phases,
+        "hotfix_lifecycle": hotfix,
+        "steps": steps,
         "variables": sorted({v.name for v in cfg.variables}),
     }
     if as_json:
@@ -61,9 +63,9 @@ def check(
         return
     console = out()
     console.print(f"[green]✔[/] {escape(str(target))} is valid (project [bold]{escape(cfg.project)}[/])")
-    console.print(f"  services:     {escape(', '.join(summary['services']))}")
-    console.print(f"  environments: {escape(', '.join(summary['environments']))}")
-    console.print(f"  lifecycle:    {escape(' → '.join(summary['lifecycle']))}")
-    if summary["hotfix_lifecycle"]:
-        console.print(f"  hotfixes:     {escape(' → '.join(summary['hotfix_lifecycle']))}")
-    console.print(f"  steps:        {escape(', '.join(summary['steps']) or '(none)')}")
+    console.print(f"  services:     {escape(', '.join(cfg.service_names()))}")
+    console.print(f"  environments: {escape(', '.join(cfg.environment_names()))}")
+    console.print(f"  lifecycle:    {escape(' → '.join(phases))}")
+    if hotfix:
+        console.print(f"  hotfixes:     {escape(' → '.join(hotfix))}")
+    console.print(f"  steps:        {escape(', '.join(steps) or '(none)')}")
