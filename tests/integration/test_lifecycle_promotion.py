@@ -87,6 +87,11 @@ def _ok(result: Result) -> Result:
     return result
 
 
+def _said(result: Result) -> str:
+    """stderr as one line: the console wraps long messages at its width."""
+    return " ".join(result.stderr.split())
+
+
 def _deployed(result: Result) -> list[tuple[str, str, str, str]]:
     """(environment, service, version, state) of each deployment a --json command reports, in order."""
     document = result.json()
@@ -114,7 +119,9 @@ def _only_audit_grew(before: dict[str, Any], after: dict[str, Any], entries: int
     assert set(before["audit_entries"]) <= set(after["audit_entries"])
 
 
-def test_skipping_staging_is_refused_audited_and_changes_nothing_else(project: Project, cli: CliRunner) -> None:
+def test_skipping_staging_is_refused_audited_and_changes_nothing_else(
+    project: Project, cli: CliRunner
+) -> None:
     _ok(cli("release", "create", "1.0.0"))
     _ok(cli("deploy", "1.0.0", "--to", "dev"))
     before = snapshot(project.database_url)
@@ -122,8 +129,8 @@ def test_skipping_staging_is_refused_audited_and_changes_nothing_else(project: P
     result = cli("deploy", "1.0.0", "--to", "prod", "--json")
 
     assert result.exit_code == 3, result
-    assert "staging" in result.stderr
-    assert "cannot deploy 1.0.0 to prod" in result.stderr
+    assert "staging" in _said(result)
+    assert "cannot deploy 1.0.0 to prod" in _said(result)
     error = result.json()["error"]
     assert result.json()["schema_version"] == 1
     assert error["code"] == "lifecycle-violation"
@@ -155,7 +162,7 @@ def test_promote_walks_dev_staging_prod_then_refuses(project: Project, cli: CliR
     done = cli("promote", "1.0.0", "--json")
 
     assert done.exit_code == 3, done
-    assert "1.0.0 has completed its lifecycle" in done.stderr
+    assert "1.0.0 has completed its lifecycle" in _said(done)
     assert done.json()["error"]["code"] == "nothing-to-promote"
     after = snapshot(project.database_url)
     assert after["deployments"] == before["deployments"]
@@ -168,7 +175,8 @@ def test_promote_moves_each_service_to_its_own_next_phase(project: Project, cli:
 
     promoted = _deployed(_ok(cli("promote", "1.0.0", "--json")))
 
-    assert sorted(promoted) == [("dev", "api", "1.0.0", "succeeded"), ("staging", "web", "1.0.0", "succeeded")]
+    assert sorted(promoted) == [("dev", "api", "1.0.0", "succeeded"),
+                                ("staging", "web", "1.0.0", "succeeded")]
 
 
 def test_release_create_auto_deploys_the_first_phase(project: Project, cli: CliRunner) -> None:
@@ -178,7 +186,7 @@ def test_release_create_auto_deploys_the_first_phase(project: Project, cli: CliR
 
     assert created.json()["release"]["version"] == "1.0.0"
     assert _deployed(created) == [("dev", "web", "1.0.0", "succeeded"), ("dev", "api", "1.0.0", "succeeded")]
-    assert "deploying web 1.0.0 to dev" in created.stderr
+    assert "deploying web 1.0.0 to dev" in _said(created)
 
     quiet = _ok(cli("release", "create", "1.1.0", "--no-deploy", "--json"))
     assert quiet.json()["deployments"] == []
@@ -197,8 +205,29 @@ def test_completing_a_phase_auto_deploys_the_next_auto_phase(project: Project, c
         ("prod", "web", "1.0.0", "succeeded"), ("prod", "api", "1.0.0", "succeeded"),
     ]
     assert _stored_deployments(project) == [
-        ("1.0.0", env, svc, "deploy", "succeeded") for env in ("dev", "staging", "prod") for svc in ("web", "api")
+        ("1.0.0", env, svc, "deploy", "succeeded")
+        for env in ("dev", "staging", "prod")
+        for svc in ("web", "api")
     ]
+
+
+def test_a_refused_automatic_follow_up_does_not_fail_the_promotion(project: Project, cli: CliRunner) -> None:
+    project.write_config(AUTO_CONFIG)
+    _ok(cli("release", "create", "2.0.0-rc.1"))
+    before = snapshot(project.database_url)
+
+    # staging is what the user asked for; prod (auto_deploy, production) refuses a pre-release.
+    promoted = _ok(cli("promote", "2.0.0-rc.1", "--json"))
+
+    assert _deployed(promoted) == [("staging", "web", "2.0.0-rc.1", "succeeded"),
+                                   ("staging", "api", "2.0.0-rc.1", "succeeded")]
+    [refused] = promoted.json()["refused"]
+    assert refused["code"] == "lifecycle-violation"
+    assert "2.0.0-rc.1 is a pre-release and prod is a production environment" in refused["message"]
+    assert "automatic deployment refused: cannot deploy 2.0.0-rc.1 to prod" in _said(promoted)
+    assert _audit(cli, "promotion:refused")[0]["data"]["environment"] == "prod"
+    after = snapshot(project.database_url)
+    assert len(after["deployments"]) == len(before["deployments"]) + 2
 
 
 def test_an_auto_phase_of_two_environments_deploys_each_once(project: Project, cli: CliRunner) -> None:
@@ -237,13 +266,14 @@ def test_a_phase_requiring_one_of_two_environments(project: Project, cli: CliRun
     refused = cli("deploy", "1.0.0", "--to", "prod")
 
     assert refused.exit_code == 3, refused
-    assert "phase 'qa' needs 1 of [qa-east, qa-west], has 0" in refused.stderr
+    assert "phase 'qa' needs 1 of [qa-east, qa-west], has 0" in _said(refused)
     _only_audit_grew(before, snapshot(project.database_url), entries=1)
 
     _ok(cli("deploy", "1.0.0", "--to", "qa-west"))
     # One of the two is enough, and the optional perf phase may be skipped.
     shipped = _ok(cli("deploy", "1.0.0", "--to", "prod", "--json"))
-    assert _deployed(shipped) == [("prod", "web", "1.0.0", "succeeded"), ("prod", "api", "1.0.0", "succeeded")]
+    assert _deployed(shipped) == [("prod", "web", "1.0.0", "succeeded"),
+                                  ("prod", "api", "1.0.0", "succeeded")]
     assert "qa-east" not in {d[1] for d in _stored_deployments(project)}
 
 
@@ -278,12 +308,12 @@ def test_a_hotfix_follows_the_hotfix_lifecycle(project: Project, cli: CliRunner)
     # dev is not in the hotfix lifecycle at all.
     outside = cli("deploy", "1.0.1", "--to", "dev")
     assert outside.exit_code == 3, outside
-    assert "dev is not in the lifecycle" in outside.stderr
+    assert "dev is not in the lifecycle" in _said(outside)
 
     # A normal release still has to start at dev.
     normal = cli("deploy", "1.1.0", "--to", "staging")
     assert normal.exit_code == 3, normal
-    assert "missing: dev" in normal.stderr
+    assert "missing: dev" in _said(normal)
 
 
 def test_a_prerelease_stays_out_of_production_unless_allowed(project: Project, cli: CliRunner) -> None:
@@ -295,7 +325,7 @@ def test_a_prerelease_stays_out_of_production_unless_allowed(project: Project, c
     refused = cli("deploy", "2.0.0-rc.1", "--to", "prod", "--json")
 
     assert refused.exit_code == 3, refused
-    assert "2.0.0-rc.1 is a pre-release and prod is a production environment" in refused.stderr
+    assert "2.0.0-rc.1 is a pre-release and prod is a production environment" in _said(refused)
     assert "allow_prerelease: true" in refused.json()["error"]["hint"]
     _only_audit_grew(before, snapshot(project.database_url), entries=1)
     assert _audit(cli, "promotion:refused")[0]["data"]["environment"] == "prod"
@@ -333,17 +363,17 @@ def test_unknown_release_or_environment_is_not_found_and_changes_nothing(
 
     no_release = cli("deploy", "9.9.9", "--to", "dev", "--json")
     assert no_release.exit_code == 4, no_release
-    assert "no release 9.9.9" in no_release.stderr
+    assert "no release 9.9.9" in _said(no_release)
     assert "known releases: 1.0.0" in no_release.json()["error"]["hint"]
 
     no_env = cli("deploy", "1.0.0", "--to", "stagign")
     assert no_env.exit_code == 4, no_env
-    assert "unknown environment 'stagign'" in no_env.stderr
-    assert "did you mean 'staging'?" in no_env.stderr
+    assert "unknown environment 'stagign'" in _said(no_env)
+    assert "did you mean 'staging'?" in _said(no_env)
 
     no_service = cli("deploy", "1.0.0", "--to", "dev", "--service", "wbe")
     assert no_service.exit_code == 4, no_service
-    assert "did you mean 'web'?" in no_service.stderr
+    assert "did you mean 'web'?" in _said(no_service)
 
     assert cli("promote", "9.9.9").exit_code == 4
     assert snapshot(project.database_url) == before
@@ -359,7 +389,7 @@ def test_service_selection_deploys_only_the_named_services(project: Project, cli
     # api never reached dev, so its staging is refused while web's went through.
     api = cli("deploy", "1.0.0", "--to", "staging", "--service", "api")
     assert api.exit_code == 3, api
-    assert "missing: dev" in api.stderr
+    assert "missing: dev" in _said(api)
     assert _audit(cli, "promotion:refused")[0]["data"]["services"] == ["api"]
     assert _stored_deployments(project) == [("1.0.0", "dev", "web", "deploy", "succeeded"),
                                             ("1.0.0", "staging", "web", "deploy", "succeeded")]
@@ -402,4 +432,4 @@ def test_status_matrix_and_history(project: Project, cli: CliRunner) -> None:
 
     unknown = cli("history", "prdo")
     assert unknown.exit_code == 4, unknown
-    assert "did you mean 'prod'?" in unknown.stderr
+    assert "did you mean 'prod'?" in _said(unknown)

@@ -2,7 +2,9 @@
 
 Each entry's hash is SHA-256 over the canonical JSON of {seq, at, actor, tag, subject, data, prev}.
 Editing an entry breaks its own hash; inserting or deleting one breaks the next entry's `prev` link
-or the contiguous numbering; deleting the newest ones disagrees with the stored head.
+or the contiguous numbering; deleting the newest ones, or appending well-formed ones without moving
+the head, disagrees with the stored head. There is no secret in the chain: whoever can write the store
+can cut the tail and move the head back, and only a copy of the head kept elsewhere reveals that.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64
@@ -23,7 +25,11 @@ def canonical_json(value: Any) -> str:
 
 
 def format_time(at: datetime) -> str:
-    return at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """UTC, ISO 8601, always with microseconds: one spelling per instant, whatever zone it came in."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        # A naive time could be any instant; hashing it as-is would bless a guess.
+        raise ValueError("a time without a time zone cannot go into the audit chain; use datetime.now(UTC)")
+    return at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -98,10 +104,22 @@ def verify_chain(
         expected_prev = entry.hash
         expected_seq += 1
         count += 1
-    last_seq, last_hash = (count, expected_prev) if count else (0, GENESIS)
-    if head is not None and head != (last_seq, last_hash):
-        why = f"the chain ends at entry {last_seq} but the head says {head[0]}: newest entries were removed"
-        return count, ChainProblem(min(head[0], last_seq + 1), why)
-    if head is None and count:
-        return count, ChainProblem(1, "the chain has entries but no head record")
-    return count, None
+    # The walk above proved seq 1..count contiguous, so the last entry is (count, expected_prev).
+    return count, _check_head(count, expected_prev, head)
+
+
+def _check_head(last_seq: int, last_hash: str, head: tuple[int, str] | None) -> ChainProblem | None:
+    """Compare the end of an intact walk with the head record, which `record` moves on every append."""
+    if head is None:
+        return ChainProblem(1, "the chain has entries but no head record") if last_seq else None
+    head_seq, head_hash = head
+    if head_seq > last_seq:
+        why = f"the chain ends at entry {last_seq} but the head says {head_seq}: newest entries were removed"
+        return ChainProblem(last_seq + 1, why)
+    if head_seq < last_seq:
+        # Every link holds, so these entries were appended well-formed, but never through `record`.
+        why = f"the head says the chain ends at entry {head_seq}, but it goes on: entries were added"
+        return ChainProblem(head_seq + 1, why)
+    if head_hash != last_hash:
+        return ChainProblem(last_seq, "it does not match the head record: the newest entry was rewritten")
+    return None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from typing import Any, TextIO
 
 from sqlalchemy import select
@@ -18,7 +19,8 @@ _HEAD_ID = 1
 
 def record(session: Session, *, actor: str, tag: str, subject: str, data: dict[str, Any]) -> AuditEntry:
     """Append one entry inside the caller's transaction, so it commits or vanishes with the change."""
-    # The head row is the chain's lock: FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite.
+    # The head row is the chain's lock: FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite. Migration
+    # 0002 seeds it, so even the very first append has a row to lock.
     head = session.scalars(select(AuditHead).where(AuditHead.id == _HEAD_ID).with_for_update()).first()
     prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
     # Round-trip through JSON so the hashed data is exactly what the store will give back.
@@ -40,32 +42,40 @@ def record(session: Session, *, actor: str, tag: str, subject: str, data: dict[s
     return entry
 
 
-def _entries(session: Session) -> Iterator[ChainEntry]:
+def _entries(session: Session) -> Generator[ChainEntry, None, None]:
+    """Every entry in seq order, streamed; use it under `closing()` when the walk may stop early."""
     rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
-    for (row,) in rows:
-        yield ChainEntry(
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            tag=row.tag,
-            subject=row.subject,
-            data=row.data,
-            prev_hash=row.prev_hash,
-            hash=row.hash,
-        )
+    try:
+        for (row,) in rows:
+            yield ChainEntry(
+                seq=row.seq,
+                at=row.at,
+                actor=row.actor,
+                tag=row.tag,
+                subject=row.subject,
+                data=row.data,
+                prev_hash=row.prev_hash,
+                hash=row.hash,
+            )
+    finally:
+        # yield_per is a server-side cursor on PostgreSQL: verification stops at the first broken
+        # entry, and the cursor must not be left open until garbage collection.
+        rows.close()
 
 
 def verify(store: Store) -> tuple[int, ChainProblem | None]:
     with store.transaction() as session:
         head_row = session.get(AuditHead, _HEAD_ID)
         head = (head_row.seq, head_row.hash) if head_row else None
-        return verify_chain(_entries(session), head)
+        with closing(_entries(session)) as entries:
+            return verify_chain(entries, head)
 
 
 def export_jsonl(store: Store, out: TextIO) -> int:
     count = 0
-    with store.transaction() as session:
-        for entry in _entries(session):
+    # closing(): a failed write (a closed pipe, a full disk) must not leave the cursor open.
+    with store.transaction() as session, closing(_entries(session)) as entries:
+        for entry in entries:
             out.write(json.dumps(entry.to_json(), sort_keys=True, ensure_ascii=False) + "\n")
             count += 1
     return count
@@ -74,7 +84,8 @@ def export_jsonl(store: Store, out: TextIO) -> int:
 def recent(session: Session, limit: int = 50, tag_prefix: str | None = None) -> list[ChainEntry]:
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
     if tag_prefix:
-        query = query.where(AuditEntry.tag.startswith(tag_prefix))
+        # autoescape: the prefix is literal text, so `_` and `%` must not act as LIKE wildcards.
+        query = query.where(AuditEntry.tag.startswith(tag_prefix, autoescape=True))
     return [
         ChainEntry(
             seq=r.seq, at=r.at, actor=r.actor, tag=r.tag, subject=r.subject, data=r.data,

@@ -57,7 +57,9 @@ def export(
 @audit_app.command("list")
 def list_(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 30,
-    tag: Annotated[str | None, typer.Option("--tag", help="Only tags starting with this, e.g. deployment:")] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", help="Only tags starting with this, e.g. deployment:")
+    ] = None,
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:

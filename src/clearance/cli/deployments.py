@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from clearance.cli.options import Actor, ConfigPath, Json, Wait
-from clearance.cli.output import age, emit_json, local_time, out, state_text
+from clearance.cli.output import age, emit_json, err, local_time, out, state_text
 from clearance.cli.progress import ConsoleProgress
 from clearance.delivery import service as delivery
 from clearance.delivery.views import (
@@ -26,9 +26,20 @@ deployment_app = typer.Typer(help="Inspect deployments.", no_args_is_help=True)
 Services = Annotated[list[str] | None, typer.Option("--service", "-s", help="Only this service; repeatable.")]
 
 
+def warn_refused(outcome: delivery.DeployOutcome) -> None:
+    """Say which automatic follow-ups a rule refused: they did not happen, yet the command succeeded."""
+    console = err()
+    for refusal in outcome.refused:
+        console.print(f"[yellow]automatic deployment refused:[/] {escape(refusal.message)}")
+        if refusal.hint:
+            console.print(f"[dim]hint:[/] {escape(refusal.hint)}")
+
+
 def _finish(outcome: delivery.DeployOutcome, as_json: bool) -> None:
+    warn_refused(outcome)
     if as_json:
-        emit_json({"ok": outcome.ok, "deployments": [deployment_summary(d) for d in outcome.deployments]})
+        emit_json({"ok": outcome.ok, "deployments": [deployment_summary(d) for d in outcome.deployments],
+                   "refused": [r.to_problem() for r in outcome.refused]})
     if not outcome.ok:
         raise typer.Exit(1)
 

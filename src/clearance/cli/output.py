@@ -77,13 +77,15 @@ def local_time(at: datetime | None) -> str:
 def render_error(error: ClearanceError, *, as_json: bool) -> None:
     if as_json:
         emit_json({"error": error.to_problem()})
+    # soft_wrap: Rich would break a long message at the terminal's (or a pipe's 80-column) width;
+    # an error stays one line, so that people and scripts can grep for it.
     console = err()
     lines = error.message.splitlines() or [error.code]
     if len(lines) == 1:
-        console.print(f"[bold red]error:[/] {escape(lines[0])}")
+        console.print(f"[bold red]error:[/] {escape(lines[0])}", soft_wrap=True)
     else:
-        console.print(f"[bold red]error:[/] {escape(error.code)}")
+        console.print(f"[bold red]error:[/] {escape(error.code)}", soft_wrap=True)
         for line in lines:
-            console.print(f"  {escape(line)}")
+            console.print(f"  {escape(line)}", soft_wrap=True)
     if error.hint:
-        console.print(f"[dim]hint:[/] {escape(error.hint)}")
+        console.print(f"[dim]hint:[/] {escape(error.hint)}", soft_wrap=True)

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from clearance.cli.options import ConfigPath, Json
 from clearance.cli.output import emit_json, err, out
-from clearance.errors import AlreadyExists
+from clearance.errors import AlreadyExists, NotFound
 from clearance.project import CONFIG_FILENAME, STARTER_CONFIG, find_config, load_config
 
 config_app = typer.Typer(help="Check the deployment process as code (clearance.yaml).", no_args_is_help=True)
@@ -36,12 +36,17 @@ def init(
 
 @config_app.command("check")
 def check(
-    path: Annotated[Path | None, typer.Argument(help="The file (default: clearance.yaml found upwards).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="The file (default: clearance.yaml found upwards).")
+    ] = None,
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
     """Validate clearance.yaml; errors name file, line and key (exit 2)."""
     target = path or config or find_config(Path.cwd())
+    if not target.exists():
+        # Same answer as every other command given a --config that is not there: not found (4).
+        raise NotFound(f"no config file at {target}", hint="run `clearance init` to write one")
     loaded = load_config(target)
     cfg = loaded.config
     phases = [p.display_name() for p in cfg.lifecycle.phases]

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from clearance.cli.deployments import warn_refused
 from clearance.cli.options import Actor, ConfigPath, Json
 from clearance.cli.output import age, emit_json, err, local_time, out, state_text
 from clearance.cli.progress import ConsoleProgress
@@ -83,8 +84,12 @@ def create(
         release = find_release(session, ws.project_id, release.version)
         document = release_json(release)
     deployed = outcome.deployments if outcome else []
+    refused = outcome.refused if outcome else []
+    if outcome is not None:
+        warn_refused(outcome)
     if as_json:
-        emit_json({"release": document, "deployments": [deployment_summary(d) for d in deployed]})
+        emit_json({"release": document, "deployments": [deployment_summary(d) for d in deployed],
+                   "refused": [r.to_problem() for r in refused]})
     if outcome is not None and not outcome.ok:
         raise typer.Exit(1)
 

@@ -13,7 +13,7 @@ from clearance.audit.service import record
 from clearance.delivery.leases import Heartbeat, release_lock, try_lock
 from clearance.delivery.scripts import ScriptResult, run_script
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
-from clearance.errors import ConfigError, DeploymentBusy, Interrupted
+from clearance.errors import ConfigError, DeploymentBusy, Interrupted, OperationFailed
 from clearance.store import Deployment, DeploymentStep
 from clearance.store.tables import utcnow
 
@@ -81,11 +81,11 @@ def step_environment(ws: Workspace, deployment: Deployment) -> StepEnvironment:
 
 def execute(ws: Workspace, deployment_id: int, *, wait: bool, progress: Progress) -> Deployment:
     """Run one queued deployment to its end and return it as recorded."""
-    with Heartbeat(ws.store, deployment_id, ws.settings.lease_seconds):
+    with Heartbeat(ws.store, deployment_id, ws.settings.lease_seconds) as beat:
         _take_lock(ws, deployment_id, wait=wait, progress=progress)
         try:
             deployment = _start(ws, deployment_id, progress)
-            _run_steps(ws, deployment, progress)
+            _run_steps(ws, deployment, progress, beat)
         except (Interrupted, KeyboardInterrupt) as exc:
             _finish(ws, deployment_id, DeploymentState.CANCELLED, "interrupted by the user", progress)
             raise Interrupted(f"deployment {deployment_id} cancelled: interrupted") from exc
@@ -145,10 +145,14 @@ def _start(ws: Workspace, deployment_id: int, progress: Progress) -> Deployment:
     return deployment
 
 
-def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress) -> None:
+def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress, beat: Heartbeat) -> None:
     env = step_environment(ws, deployment)
     base_env = {**os.environ, **env.variables}
     for step_row in deployment.steps:
+        if beat.lost.is_set():
+            # Our lease ran out (the process stalled) and another command failed the deployment as
+            # interrupted: running more steps now would act on a deployment the record says is over.
+            raise OperationFailed(f"deployment {deployment.id} lost its lease; stopped before '{step_row.name}'")
         config_step = next((s for s in ws.config.steps_for(deployment.environment, deployment.service)
                             if s.name == step_row.name), None)
         if config_step is None:
@@ -195,7 +199,9 @@ def _record_step(ws: Workspace, step_id: int, result: ScriptResult, timeout: flo
         step.exit_code = result.exit_code
         step.output, step.output_truncated = result.output, result.truncated
         step.finished_at = utcnow()
-        if result.timed_out:
+        if result.start_error is not None:
+            step.reason = f"could not start: {result.start_error}"
+        elif result.timed_out:
             step.reason = f"timed out after {timeout:g}s"
         elif not result.ok:
             step.reason = f"exited with code {result.exit_code}"

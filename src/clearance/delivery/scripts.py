@@ -31,10 +31,12 @@ class ScriptResult:
     truncated: bool
     timed_out: bool
     duration: float
+    # Set when the script could not be started at all (missing working directory, no shell, ...).
+    start_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and self.start_error is None
 
 
 def mask_secrets(text: str, secrets: Sequence[str]) -> str:
@@ -78,15 +80,22 @@ def run_script(
     on_line: Callable[[str], None] | None = None,
 ) -> ScriptResult:
     started = time.monotonic()
-    process = subprocess.Popen(  # noqa: S603 - running the user's own deployment script is the point
-        [*_shell(), command],
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls inside
-    )
+    try:
+        process = subprocess.Popen(  # noqa: S603 - running the user's own deployment script is the point
+            [*_shell(), command],
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls inside
+        )
+    except OSError as exc:
+        where = f" in {cwd}" if not cwd.is_dir() else ""
+        return ScriptResult(
+            exit_code=None, output="", truncated=False, timed_out=False,
+            duration=time.monotonic() - started, start_error=f"{exc.strerror or exc}{where}",
+        )
     chunks: list[str] = []
     size = 0
 

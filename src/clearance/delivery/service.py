@@ -36,10 +36,17 @@ class DeployOutcome:
     """What one `deploy`, `promote` or `rollback` did, in order, including automatic follow-ups."""
 
     deployments: list[Deployment] = field(default_factory=list)
+    # Automatic follow-ups a rule refused (audited); they wait for a person and do not make the
+    # deployments that were asked for fail.
+    refused: list[Refused] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(d.state == DeploymentState.SUCCEEDED.value for d in self.deployments)
+
+    def extend(self, other: DeployOutcome) -> None:
+        self.deployments.extend(other.deployments)
+        self.refused.extend(other.refused)
 
 
 def phase_rules(config: ProjectConfig, hotfix: bool) -> list[PhaseRule]:
@@ -165,9 +172,9 @@ def deploy(
     if refusal is not None:
         _refuse(ws, refusal, version=version, environment=environment, services=targets)
     with ws.store.transaction() as session:
-        release = session.get(Release, release_id)
-        assert release is not None
-        queued = [_queue(ws, session, release, environment, s) for s in targets]
+        fresh = session.get(Release, release_id)  # the first session is closed; reload in this one
+        assert fresh is not None
+        queued = [_queue(ws, session, fresh, environment, s) for s in targets]
         for deployment in queued:
             step_environment(ws, deployment)  # secrets must be there before anything runs
         ids = [d.id for d in queued]
@@ -190,7 +197,7 @@ def _run_all(
             outcome.deployments.extend(_load(ws, ids[position + 1:]))
             return outcome
     if follow:
-        outcome.deployments.extend(_auto_deploy(ws, release_id, wait=wait, progress=progress).deployments)
+        outcome.extend(_auto_deploy(ws, release_id, wait=wait, progress=progress))
     return outcome
 
 
@@ -226,29 +233,53 @@ def auto_deploy(ws: Workspace, version: str, *, wait: bool = False, progress: Pr
 
 
 def _auto_deploy(ws: Workspace, release_id: int, *, wait: bool, progress: Progress) -> DeployOutcome:
-    """Deploy to every auto-deploy environment whose earlier phases this release has now completed."""
+    """Deploy to every auto-deploy environment whose earlier phases this release has now completed,
+    round after round (one phase's success can unlock the next), until none is left or one fails."""
     outcome = DeployOutcome()
+    refused: set[str] = set()
+    while plan := _auto_plan(ws, release_id, skip=refused):
+        version, targets = plan
+        for env, services in targets.items():
+            try:
+                # No nested follow-up: it would plan from a store that does not yet show this round's
+                # other environments and deploy them a second time. The next round plans afresh.
+                result = deploy(ws, version, env, services=services, wait=wait, progress=progress,
+                                follow_auto_deploy=False)
+            except Refused as exc:
+                # Nobody asked for this one: a rule's "no" is reported, not raised, so the
+                # deployment that was asked for is not mistaken for the refused one.
+                refused.add(env)
+                outcome.refused.append(exc)
+                continue
+            outcome.extend(result)
+            if not result.ok:
+                return outcome
+    return outcome
+
+
+def _auto_plan(
+    ws: Workspace, release_id: int, *, skip: set[str]
+) -> tuple[str, dict[str, list[str]]] | None:
+    """The release's version and the services to deploy to each auto-deploy environment it may enter now."""
     with ws.store.transaction() as session:
         release = session.get(Release, release_id)
         assert release is not None
-        version, rules = release.version, phase_rules(ws.config, release.type == "hotfix")
+        rules = phase_rules(ws.config, release.type == "hotfix")
         plan: dict[str, list[str]] = {}
         for service in ws.config.service_names():
+            # Environments already attempted are left out, so every round shrinks what is left.
             for env in auto_deploy_targets(rules, _succeeded_envs(session, release_id, service),
-                                           _attempted_envs(session, release_id, service)):
+                                           _attempted_envs(session, release_id, service) | skip):
                 plan.setdefault(env, []).append(service)
-    for env, services in plan.items():
-        result = deploy(ws, version, env, services=services, wait=wait, progress=progress)
-        outcome.deployments.extend(result.deployments)
-        if not result.ok:
-            break
-    return outcome
+        return (release.version, plan) if plan else None
 
 
 def promote(ws: Workspace, version: str, *, wait: bool = False, progress: Progress | None = None) -> DeployOutcome:
     """Deploy the release to the next phase of its lifecycle that it has not completed."""
+    progress = progress or NullProgress()
     with ws.store.transaction() as session:
         release = find_release(session, ws.project_id, version)
+        release_id = release.id
         rules = phase_rules(ws.config, release.type == "hotfix")
         plan: dict[str, list[str]] = {}
         for service in ws.config.service_names():
@@ -264,10 +295,13 @@ def promote(ws: Workspace, version: str, *, wait: bool = False, progress: Progre
                       code="nothing-to-promote")
     outcome = DeployOutcome()
     for env, services in plan.items():
-        result = deploy(ws, version, env, services=services, wait=wait, progress=progress)
-        outcome.deployments.extend(result.deployments)
+        # Auto-deploy phases follow once, after the whole phase is deployed, not after each environment.
+        result = deploy(ws, version, env, services=services, wait=wait, progress=progress,
+                        follow_auto_deploy=False)
+        outcome.extend(result)
         if not result.ok:
-            break
+            return outcome
+    outcome.extend(_auto_deploy(ws, release_id, wait=wait, progress=progress))
     return outcome
 
 
@@ -281,59 +315,97 @@ def rollback(
         raise unknown_error("environment", environment, ws.config.environment_names())
     targets = _services(ws, services)
     with ws.store.transaction() as session:
-        plan: list[tuple[Deployment, Deployment]] = []
-        for service in targets:
-            current, previous = _rollback_pair(session, ws.project_id, environment, service)
-            if current is None:
-                if services:
-                    raise NotFound(f"nothing has been deployed to {environment} for {service}")
-                continue
-            if previous is None:
-                raise Refused(
-                    f"cannot roll back {service} in {environment}: no earlier release succeeded there "
-                    f"before {current.release.version}", code="nothing-to-roll-back")
-            holder = active_holder(session, ws.project_id, environment, service)
-            if holder is not None and not wait:
-                raise DeploymentBusy(
-                    f"{service} in {environment} is being deployed by deployment {holder.id}",
-                    hint="add --wait to queue behind it", data={"running_deployment_id": holder.id})
-            plan.append((current, previous))
-        if not plan:
-            raise NotFound(f"nothing has been deployed to {environment}")
+        plan = _rollback_plan(ws, session, environment, targets, explicit=bool(services), wait=wait)
         queued = []
         for current, previous in plan:
             deployment = _queue(ws, session, previous.release, environment, current.service,
                                 kind="rollback", rollback_of=current.id)
+            step_environment(ws, deployment)  # secrets must be there before anything runs
             record(session, actor=ws.actor, tag="deployment:rollback-requested",
                    subject=f"deployment:{current.id}",
                    data={"environment": environment, "service": current.service,
                          "from_version": current.release.version, "to_version": previous.release.version,
                          "rollback_deployment_id": deployment.id})
             queued.append((deployment.id, current.id))
+    ids = [deployment_id for deployment_id, _ in queued]
     outcome = DeployOutcome()
-    for deployment_id, current_id in queued:
-        done = execute(ws, deployment_id, wait=wait, progress=progress)
+    for position, (deployment_id, current_id) in enumerate(queued):
+        rest = ids[position + 1:]
+        try:
+            done = execute(ws, deployment_id, wait=wait, progress=progress)
+        except ClearanceError:
+            _cancel_queued(ws, rest, "an earlier deployment of this request did not finish")
+            raise
         outcome.deployments.append(done)
-        if done.state == DeploymentState.SUCCEEDED.value:
-            _mark_rolled_back(ws, current_id, done)
-        else:
+        if done.state != DeploymentState.SUCCEEDED.value:
+            # Left queued, the rest would hold their environment until this process's lease ran out.
+            _cancel_queued(ws, rest, f"deployment {done.id} failed")
+            outcome.deployments.extend(_load(ws, rest))
             break
+        _mark_rolled_back(ws, current_id, done)
     return outcome
+
+
+def _rollback_plan(
+    ws: Workspace, session: Session, environment: str, services: Sequence[str], *, explicit: bool, wait: bool
+) -> list[tuple[Deployment, Deployment]]:
+    """(deployment to replace, deployment whose release to restore) per service; refuse before any write."""
+    plan: list[tuple[Deployment, Deployment]] = []
+    for service in services:
+        current, previous = _rollback_pair(session, ws.project_id, environment, service)
+        if current is None:
+            if explicit:
+                raise NotFound(f"nothing has been deployed to {environment} for {service}")
+            continue
+        if previous is None:
+            raise Refused(
+                f"cannot roll back {service} in {environment}: no earlier release succeeded there "
+                f"before {current.release.version}", code="nothing-to-roll-back")
+        holder = active_holder(session, ws.project_id, environment, service)
+        if holder is not None and not wait:
+            raise DeploymentBusy(
+                f"{service} in {environment} is being deployed by deployment {holder.id}",
+                hint="add --wait to queue behind it", data={"running_deployment_id": holder.id})
+        plan.append((current, previous))
+    if not plan:
+        raise NotFound(f"nothing has been deployed to {environment}")
+    return plan
+
+
+_FINISHED = (DeploymentState.SUCCEEDED.value, DeploymentState.FAILED.value, DeploymentState.ROLLED_BACK.value)
 
 
 def _rollback_pair(
     session: Session, project_id: int, environment: str, service: str
 ) -> tuple[Deployment | None, Deployment | None]:
-    succeeded = list(session.scalars(
+    """The deployment in place now and the one whose release a rollback restores.
+
+    The history is replayed as a stack: a deployment goes on top; a rollback takes off everything
+    above the release it restored, so the next rollback goes further back rather than forward to a
+    release that was rolled back from. A failed deployment can be rolled back from but is never
+    restored; a failed rollback changed nothing.
+    """
+    history = session.scalars(
         select(Deployment).where(
             Deployment.project_id == project_id, Deployment.environment == environment,
-            Deployment.service == service, Deployment.state == DeploymentState.SUCCEEDED.value,
-        ).order_by(Deployment.id.desc())
-    ))
-    if not succeeded:
+            Deployment.service == service, Deployment.state.in_(_FINISHED),
+        ).order_by(Deployment.id)
+    )
+    stack: list[Deployment] = []
+    for deployment in history:
+        if deployment.kind == "rollback":
+            if deployment.state == DeploymentState.FAILED.value:
+                continue
+            while stack and stack[-1].release_id != deployment.release_id:
+                stack.pop()
+            if stack:
+                stack.pop()  # the rollback now stands for the release it restored
+        stack.append(deployment)
+    if not stack:
         return None, None
-    current = succeeded[0]
-    previous = next((d for d in succeeded[1:] if d.release_id != current.release_id), None)
+    current = stack[-1]
+    previous = next((d for d in reversed(stack[:-1]) if d.release_id != current.release_id
+                     and d.state != DeploymentState.FAILED.value), None)
     return current, previous
 
 
@@ -341,8 +413,10 @@ def _mark_rolled_back(ws: Workspace, current_id: int, rollback: Deployment) -> N
     with ws.store.transaction() as session:
         current = session.get(Deployment, current_id)
         assert current is not None
+        rolled_back = f"rolled back by deployment {rollback.id} to {rollback.release.version}"
+        # A failed deployment's reason says why it failed; keep it in front of the rollback.
+        current.reason = f"{current.reason}; {rolled_back}" if current.reason else rolled_back
         current.state = advance(DeploymentState(current.state), DeploymentState.ROLLED_BACK).value
-        current.reason = f"rolled back by deployment {rollback.id} to {rollback.release.version}"
         record(session, actor=ws.actor, tag="deployment:rolled-back", subject=f"deployment:{current.id}",
                data={"deployment_id": current.id, "version": current.release.version,
                      "environment": current.environment, "service": current.service,

@@ -99,11 +99,15 @@ def _why_incomplete(phase: PhaseRule, version: str, succeeded: Collection[str]) 
 def check_prerelease(
     *, version: str, is_prerelease: bool, target: str, production: bool, allows_prerelease: bool
 ) -> None:
-    """Refuse a pre-release on a production environment unless that environment opts in."""
-    if is_prerelease and production and not allows_prerelease:
+    """Refuse a pre-release where the environment does not take them.
+
+    `allows_prerelease` is the environment's effective setting: by default production environments
+    refuse pre-releases and others take them, and `allow_prerelease:` in clearance.yaml says otherwise.
+    """
+    if is_prerelease and not allows_prerelease:
+        kind = "a production environment" if production else "set to refuse pre-releases"
         raise LifecycleViolation(
-            f"cannot deploy {version} to {target}: {version} is a pre-release "
-            f"and {target} is a production environment",
+            f"cannot deploy {version} to {target}: {version} is a pre-release and {target} is {kind}",
             hint=f"set `allow_prerelease: true` on environment {target} in clearance.yaml to allow it",
             data={"environment": target, "version": version},
         )

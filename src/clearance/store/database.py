@@ -2,7 +2,8 @@
 
 Every write transaction on SQLite starts with BEGIN IMMEDIATE, so two processes never race between a
 read and the write that depends on it; on PostgreSQL the code takes row locks where it needs them.
-Vendor errors leave this module as StoreError subclasses.
+Vendor errors leave this module as StoreError subclasses; a database URL that clearance cannot use
+is a UsageError (a configuration mistake, exit 2), found before anything connects.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from clearance.errors import StoreError, StoreLocked, StoreUnavailable
+from clearance.errors import StoreError, StoreLocked, StoreUnavailable, UsageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,21 +31,16 @@ class Store:
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
         self.url = url
-        parsed = make_url(url)
+        parsed = _supported_url(url)
         self.dialect = parsed.get_backend_name()
         self._display = parsed.render_as_string(hide_password=True)
         self.sqlite_path: Path | None = None
         if self.dialect == "sqlite":
             self.engine = self._sqlite_engine(url, parsed.database or "", busy_timeout)
-        elif self.dialect == "postgresql":
+        else:
             # NullPool: a CLI command opens few connections and must leave none behind; a long-running
             # server can pass its own pool later.
-            self.engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 5})
-        else:
-            raise StoreUnavailable(
-                f"unsupported database '{self.dialect}' in CLEARANCE_DATABASE_URL",
-                hint="use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
-            )
+            self.engine = create_engine(parsed, poolclass=NullPool, connect_args={"connect_timeout": 5})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def _sqlite_engine(self, url: str, database: str, busy_timeout: float) -> Engine:
@@ -132,6 +128,35 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# The drivers clearance installs and is tested with; "" is the dialect's default driver.
+_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg")}
+_URL_HINT = "use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+
+
+def _supported_url(url: str) -> URL:
+    """Parse a database URL and refuse, as a configuration error, anything clearance cannot open.
+
+    Without this, a typo or another driver surfaces as a traceback from SQLAlchemy's import of a
+    module that is not installed. The messages never repeat the URL: it may carry a password.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UsageError("CLEARANCE_DATABASE_URL is not a database URL", code="database-url-invalid",
+                         hint=_URL_HINT) from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend not in _DRIVERS:
+        raise UsageError(f"CLEARANCE_DATABASE_URL names an unsupported database '{backend}'",
+                         code="database-url-invalid", hint=_URL_HINT)
+    if driver not in _DRIVERS[backend]:
+        raise UsageError(f"CLEARANCE_DATABASE_URL names the driver '{driver}', which clearance does not use",
+                         code="database-url-invalid", hint=_URL_HINT)
+    if backend == "postgresql":
+        # SQLAlchemy's default PostgreSQL driver is psycopg2 before 2.1, which is not installed.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 @contextmanager

@@ -178,7 +178,10 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """The newest link, updated with every append, so that a deleted tail is noticed too."""
+    """The newest link, updated with every append, so that a deleted tail is noticed too.
+
+    Seq 0 and the genesis hash until the first append: the row exists from the start because every
+    append locks it."""
 
     __tablename__ = "audit_head"
 

@@ -104,7 +104,7 @@ def test_a_prerelease_is_kept_out_of_production_unless_the_environment_allows_it
         version="2.0.0-rc.1", is_prerelease=True, target="prod-eu", production=True, allows_prerelease=True
     )
     check_prerelease(
-        version="2.0.0-rc.1", is_prerelease=True, target="staging", production=False, allows_prerelease=False
+        version="2.0.0-rc.1", is_prerelease=True, target="staging", production=False, allows_prerelease=True
     )
     check_prerelease(
         version="2.0.0", is_prerelease=False, target="prod-eu", production=True, allows_prerelease=False
@@ -166,3 +166,12 @@ def test_phase_of_finds_the_phase_holding_an_environment() -> None:
 def test_a_phase_cannot_require_more_environments_than_it_has(min_required: int) -> None:
     with pytest.raises(UsageError):
         PhaseRule("qa", ("qa1", "qa2", "qa3"), min_required)
+
+
+def test_a_non_production_environment_can_refuse_prereleases_too() -> None:
+    with pytest.raises(LifecycleViolation) as caught:
+        check_prerelease(
+            version="2.0.0-rc.1", is_prerelease=True, target="staging", production=False,
+            allows_prerelease=False,
+        )
+    assert "set to refuse pre-releases" in caught.value.message
