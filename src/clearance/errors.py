@@ -1,22 +1,24 @@
 """The error tree of clearance: every failure a user can see, with a code, a message and a hint.
 
-    ClearanceError                      code            exit
-    ├── UsageError                      usage             2   bad arguments or input
-    │   ├── ConfigError                 config-invalid    2   clearance.yaml is wrong (file:line: key: why)
-    │   └── InvalidVersion              version-invalid   2
-    ├── NotFound                        not-found         4   unknown release, environment, deployment
-    ├── Refused                         refused           3   a rule said no
-    │   ├── LifecycleViolation          lifecycle-violation
-    │   ├── DeploymentBusy              deployment-busy
-    │   └── AlreadyExists               already-exists
-    ├── OperationFailed                 failed            1   the operation ran and did not succeed
-    │   ├── DeploymentFailed            deployment-failed
-    │   └── AuditVerificationFailed     audit-broken
-    ├── StoreError                      store-error       1   the database cannot be used
-    │   ├── StoreUnavailable            store-unavailable
-    │   └── StoreLocked                 store-locked
-    ├── InvalidTransition               invalid-transition 1  a programming error: a state change the rules forbid
-    └── Interrupted                     interrupted     130
+    ClearanceError                  code                 exit
+    ├── UsageError                  usage                  2  bad arguments or input
+    │   │                           database-url-invalid      (code only: bad CLEARANCE_DATABASE_URL)
+    │   ├── ConfigError             config-invalid            clearance.yaml is wrong (file:line: key: why)
+    │   └── InvalidVersion          version-invalid
+    ├── NotFound                    not-found              4  unknown release, environment, deployment
+    ├── Refused                     refused                3  a rule said no
+    │   │                           nothing-to-promote, nothing-to-roll-back
+    │   ├── LifecycleViolation      lifecycle-violation
+    │   ├── DeploymentBusy          deployment-busy
+    │   └── AlreadyExists           already-exists
+    ├── OperationFailed             failed                 1  the operation ran and did not succeed
+    │   ├── DeploymentFailed        deployment-failed
+    │   └── AuditVerificationFailed audit-broken
+    ├── StoreError                  store-error            1  the database cannot be used
+    │   ├── StoreUnavailable        store-unavailable
+    │   └── StoreLocked             store-locked
+    ├── InvalidTransition           invalid-transition     1  a bug: a state change the rules forbid
+    └── Interrupted                 interrupted          130
 
 This module imports nothing from clearance, so every layer may raise these.
 """

@@ -79,9 +79,7 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
-def project(
-    backend: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Project:
+def project(backend: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     root = tmp_path / "project"
     root.mkdir()
     monkeypatch.chdir(root)

@@ -62,8 +62,13 @@ def insert_entry(project: Project, entry: dict[str, Any]) -> None:
         project.database_url,
         "INSERT INTO audit_entries (seq, at, actor, tag, subject, data, prev_hash, hash) "
         f"VALUES (:seq, :at, :actor, :tag, :subject, {json_value(project)}, :prev_hash, :hash)",
-        seq=entry["seq"], at=stored_time(entry["at"]), actor=entry["actor"], tag=entry["tag"],
-        subject=entry["subject"], value=json.dumps(entry["data"]), prev_hash=entry["prev_hash"],
+        seq=entry["seq"],
+        at=stored_time(entry["at"]),
+        actor=entry["actor"],
+        tag=entry["tag"],
+        subject=entry["subject"],
+        value=json.dumps(entry["data"]),
+        prev_hash=entry["prev_hash"],
         hash=entry["hash"],
     )
 
@@ -116,7 +121,8 @@ def test_entries_carry_actor_utc_time_tag_and_data(
     assert {e["actor"] for e in entries[:3]} == {"carol"}
     created = tagged(entries, "release:created")
     assert [(e["actor"], e["data"]["version"]) for e in created] == [
-        ("carol", "1.0.0"), (getpass.getuser(), "1.1.0"),
+        ("carol", "1.0.0"),
+        (getpass.getuser(), "1.1.0"),
     ]
     assert created[0]["subject"] == "release:shop@1.0.0"
     assert created[0]["data"]["type"] == "major"
@@ -126,7 +132,8 @@ def test_entries_carry_actor_utc_time_tag_and_data(
     assert {e["actor"] for e in deployment_entries} == {"alice"}
     queued = tagged(entries, "deployment:queued")
     assert sorted((e["data"]["service"], e["data"]["environment"], e["data"]["version"]) for e in queued) == [
-        ("api", "dev", "1.0.0"), ("web", "dev", "1.0.0"),
+        ("api", "dev", "1.0.0"),
+        ("web", "dev", "1.0.0"),
     ]
     for q in queued:
         subject = q["subject"]
@@ -207,8 +214,12 @@ def test_edited_data_names_the_edited_entry(
 ) -> None:
     created = tagged(history, "release:created")[0]
     forged = {**created["data"], "version": "6.6.6"}
-    execute(project.database_url, f"UPDATE audit_entries SET data = {json_value(project)} WHERE seq = :seq",
-            value=json.dumps(forged), seq=created["seq"])
+    execute(
+        project.database_url,
+        f"UPDATE audit_entries SET data = {json_value(project)} WHERE seq = :seq",
+        value=json.dumps(forged),
+        seq=created["seq"],
+    )
     stderr = assert_broken_at(cli, created["seq"])
     assert "edited" in stderr
 
@@ -217,8 +228,11 @@ def test_edited_actor_names_the_edited_entry(
     project: Project, cli: CliRunner, history: list[dict[str, Any]]
 ) -> None:
     started = tagged(history, "deployment:started")[-1]
-    execute(project.database_url, "UPDATE audit_entries SET actor = 'mallory' WHERE seq = :seq",
-            seq=started["seq"])
+    execute(
+        project.database_url,
+        "UPDATE audit_entries SET actor = 'mallory' WHERE seq = :seq",
+        seq=started["seq"],
+    )
     assert_broken_at(cli, started["seq"])
 
 
@@ -229,8 +243,12 @@ def test_rewritten_json_with_the_same_content_is_not_tampering(
     spaces, escapes) on dump and restore does not break the chain."""
     queued = tagged(history, "deployment:queued")[0]
     respelled = json.dumps(dict(reversed(list(queued["data"].items()))), indent=4, ensure_ascii=True)
-    execute(project.database_url, f"UPDATE audit_entries SET data = {json_value(project)} WHERE seq = :seq",
-            value=respelled, seq=queued["seq"])
+    execute(
+        project.database_url,
+        f"UPDATE audit_entries SET data = {json_value(project)} WHERE seq = :seq",
+        value=respelled,
+        seq=queued["seq"],
+    )
     assert cli("audit", "verify").exit_code == 0
 
 
@@ -261,8 +279,12 @@ def test_deleted_tail_with_a_rewritten_head_is_not_detected(
     Only a copy of the head kept outside the database (an earlier `audit export`) reveals the cut."""
     cut = history[-3]
     execute(project.database_url, "DELETE FROM audit_entries WHERE seq >= :seq", seq=cut["seq"])
-    execute(project.database_url, "UPDATE audit_head SET seq = :seq, hash = :hash",
-            seq=cut["seq"] - 1, hash=cut["prev_hash"])
+    execute(
+        project.database_url,
+        "UPDATE audit_head SET seq = :seq, hash = :hash",
+        seq=cut["seq"] - 1,
+        hash=cut["prev_hash"],
+    )
     report = cli("audit", "verify", "--json")
     assert report.exit_code == 0, report
     assert report.json()["entries"] == len(history) - 3
@@ -274,11 +296,19 @@ def test_forged_entry_with_a_made_up_hash_is_named(
     project: Project, cli: CliRunner, history: list[dict[str, Any]]
 ) -> None:
     last = history[-1]
-    insert_entry(project, {
-        "seq": last["seq"] + 1, "at": datetime.now(UTC), "actor": "alice", "tag": "deployment:succeeded",
-        "subject": "deployment:99", "data": {"deployment_id": 99}, "prev_hash": last["hash"],
-        "hash": "f" * 64,
-    })
+    insert_entry(
+        project,
+        {
+            "seq": last["seq"] + 1,
+            "at": datetime.now(UTC),
+            "actor": "alice",
+            "tag": "deployment:succeeded",
+            "subject": "deployment:99",
+            "data": {"deployment_id": 99},
+            "prev_hash": last["hash"],
+            "hash": "f" * 64,
+        },
+    )
     assert_broken_at(cli, last["seq"] + 1)
 
 
@@ -289,8 +319,13 @@ def test_forged_entry_with_a_correct_hash_is_named_by_the_head(
     append moves still ends at the old newest entry, so the forged one is named."""
     last = history[-1]
     fields: dict[str, Any] = {
-        "seq": last["seq"] + 1, "at": datetime.now(UTC), "actor": "alice", "tag": "gate:waived",
-        "subject": "release:shop@1.0.0", "data": {"gate": "security"}, "prev_hash": last["hash"],
+        "seq": last["seq"] + 1,
+        "at": datetime.now(UTC),
+        "actor": "alice",
+        "tag": "gate:waived",
+        "subject": "release:shop@1.0.0",
+        "data": {"gate": "security"},
+        "prev_hash": last["hash"],
     }
     insert_entry(project, {**fields, "hash": entry_hash(**fields)})
     stderr = assert_broken_at(cli, last["seq"] + 1)
@@ -314,9 +349,15 @@ def test_export_jsonl_is_one_chained_json_object_per_line(
         assert entry["seq"] == number
         assert entry["prev_hash"] == previous
         # An auditor can recompute every hash from the export alone.
-        recomputed = entry_hash(seq=entry["seq"], at=datetime.fromisoformat(entry["at"]),
-                                actor=entry["actor"], tag=entry["tag"], subject=entry["subject"],
-                                data=entry["data"], prev_hash=entry["prev_hash"])
+        recomputed = entry_hash(
+            seq=entry["seq"],
+            at=datetime.fromisoformat(entry["at"]),
+            actor=entry["actor"],
+            tag=entry["tag"],
+            subject=entry["subject"],
+            data=entry["data"],
+            prev_hash=entry["prev_hash"],
+        )
         assert recomputed == entry["hash"]
         previous = entry["hash"]
 

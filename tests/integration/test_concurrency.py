@@ -53,8 +53,12 @@ def _env(project: Project) -> dict[str, str]:
 
 def _start(project: Project, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*clearance_command(), *args], cwd=project.root, env={**os.environ, **_env(project)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*clearance_command(), *args],
+        cwd=project.root,
+        env={**os.environ, **_env(project)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -177,16 +181,25 @@ def test_a_lease_that_ran_out_elsewhere_is_reaped(project: Project, cli: CliRunn
     """A worker on another host cannot be asked whether it lives: its lease decides."""
     assert cli("release", "create", "1.0.0").exit_code == 0
     assert cli("deploy", "1.0.0", "--to", "dev").exit_code == 0
-    execute(project.database_url, "UPDATE deployments SET state='running', reason='', "
-            "lease_owner='elsewhere:4242:1', lease_expires_at=:t WHERE id=1", t="2099-01-01 00:00:00")
-    execute(project.database_url, "INSERT INTO deployment_locks (project_id, environment, service, "
-            "deployment_id, owner, expires_at) VALUES (1, 'dev', 'web', 1, 'elsewhere:4242:1', :t)",
-            t="2099-01-01 00:00:00")
+    execute(
+        project.database_url,
+        "UPDATE deployments SET state='running', reason='', "
+        "lease_owner='elsewhere:4242:1', lease_expires_at=:t WHERE id=1",
+        t="2099-01-01 00:00:00",
+    )
+    execute(
+        project.database_url,
+        "INSERT INTO deployment_locks (project_id, environment, service, "
+        "deployment_id, owner, expires_at) VALUES (1, 'dev', 'web', 1, 'elsewhere:4242:1', :t)",
+        t="2099-01-01 00:00:00",
+    )
     refused = cli("deploy", "1.0.0", "--to", "dev", "--service", "web")
     assert refused.exit_code == 3
     assert "deployment 1" in refused.stderr
     assert _deployments(project)[0][1] == "running"  # a live lease is respected
-    execute(project.database_url, "UPDATE deployments SET lease_expires_at=:t WHERE id=1", t="2000-01-01 00:00:00")
+    execute(
+        project.database_url, "UPDATE deployments SET lease_expires_at=:t WHERE id=1", t="2000-01-01 00:00:00"
+    )
     execute(project.database_url, "UPDATE deployment_locks SET expires_at=:t", t="2000-01-01 00:00:00")
     assert cli("status").exit_code == 0
     assert _deployments(project)[0][1:] == ("failed", "interrupted")

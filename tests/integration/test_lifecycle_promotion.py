@@ -18,7 +18,8 @@ process:
     script: echo "deploying $CLEARANCE_SERVICE $CLEARANCE_RELEASE_VERSION to $CLEARANCE_ENVIRONMENT"
 """
 
-AUTO_CONFIG = """\
+AUTO_CONFIG = (
+    """\
 project: shop
 services:
   - name: web
@@ -35,9 +36,12 @@ lifecycle:
     - environments: [staging]
     - environments: [prod]
       auto_deploy: true
-""" + STEP
+"""
+    + STEP
+)
 
-QA_CONFIG = """\
+QA_CONFIG = (
+    """\
 project: shop
 services:
   - name: web
@@ -58,9 +62,12 @@ lifecycle:
     - environments: [perf]
       required: optional
     - environments: [prod]
-""" + STEP
+"""
+    + STEP
+)
 
-HOTFIX_CONFIG = """\
+HOTFIX_CONFIG = (
+    """\
 project: shop
 services:
   - name: web
@@ -79,7 +86,9 @@ hotfix_lifecycle:
   phases:
     - environments: [staging]
     - environments: [prod]
-""" + STEP
+"""
+    + STEP
+)
 
 
 def _ok(result: Result) -> Result:
@@ -100,9 +109,11 @@ def _deployed(result: Result) -> list[tuple[str, str, str, str]]:
 
 
 def _stored_deployments(project: Project) -> list[tuple[str, str, str, str, str]]:
-    rows = execute(project.database_url,
-                   "SELECT r.version, d.environment, d.service, d.kind, d.state FROM deployments d "
-                   "JOIN releases r ON r.id = d.release_id ORDER BY d.id")
+    rows = execute(
+        project.database_url,
+        "SELECT r.version, d.environment, d.service, d.kind, d.state FROM deployments d "
+        "JOIN releases r ON r.id = d.release_id ORDER BY d.id",
+    )
     return [tuple(row) for row in rows]
 
 
@@ -175,8 +186,10 @@ def test_promote_moves_each_service_to_its_own_next_phase(project: Project, cli:
 
     promoted = _deployed(_ok(cli("promote", "1.0.0", "--json")))
 
-    assert sorted(promoted) == [("dev", "api", "1.0.0", "succeeded"),
-                                ("staging", "web", "1.0.0", "succeeded")]
+    assert sorted(promoted) == [
+        ("dev", "api", "1.0.0", "succeeded"),
+        ("staging", "web", "1.0.0", "succeeded"),
+    ]
 
 
 def test_release_create_auto_deploys_the_first_phase(project: Project, cli: CliRunner) -> None:
@@ -201,8 +214,10 @@ def test_completing_a_phase_auto_deploys_the_next_auto_phase(project: Project, c
     promoted = _ok(cli("promote", "1.0.0", "--json"))
 
     assert _deployed(promoted) == [
-        ("staging", "web", "1.0.0", "succeeded"), ("staging", "api", "1.0.0", "succeeded"),
-        ("prod", "web", "1.0.0", "succeeded"), ("prod", "api", "1.0.0", "succeeded"),
+        ("staging", "web", "1.0.0", "succeeded"),
+        ("staging", "api", "1.0.0", "succeeded"),
+        ("prod", "web", "1.0.0", "succeeded"),
+        ("prod", "api", "1.0.0", "succeeded"),
     ]
     assert _stored_deployments(project) == [
         ("1.0.0", env, svc, "deploy", "succeeded")
@@ -219,8 +234,10 @@ def test_a_refused_automatic_follow_up_does_not_fail_the_promotion(project: Proj
     # staging is what the user asked for; prod (auto_deploy, production) refuses a pre-release.
     promoted = _ok(cli("promote", "2.0.0-rc.1", "--json"))
 
-    assert _deployed(promoted) == [("staging", "web", "2.0.0-rc.1", "succeeded"),
-                                   ("staging", "api", "2.0.0-rc.1", "succeeded")]
+    assert _deployed(promoted) == [
+        ("staging", "web", "2.0.0-rc.1", "succeeded"),
+        ("staging", "api", "2.0.0-rc.1", "succeeded"),
+    ]
     [refused] = promoted.json()["refused"]
     assert refused["code"] == "lifecycle-violation"
     assert "2.0.0-rc.1 is a pre-release and prod is a production environment" in refused["message"]
@@ -251,10 +268,14 @@ def test_an_auto_phase_of_two_environments_deploys_each_once(project: Project, c
 
     created = _ok(cli("release", "create", "1.0.0", "--json"))
 
-    assert sorted(_deployed(created)) == [("dev-a", "web", "1.0.0", "succeeded"),
-                                          ("dev-b", "web", "1.0.0", "succeeded")]
-    assert sorted(_stored_deployments(project)) == [("1.0.0", "dev-a", "web", "deploy", "succeeded"),
-                                                    ("1.0.0", "dev-b", "web", "deploy", "succeeded")]
+    assert sorted(_deployed(created)) == [
+        ("dev-a", "web", "1.0.0", "succeeded"),
+        ("dev-b", "web", "1.0.0", "succeeded"),
+    ]
+    assert sorted(_stored_deployments(project)) == [
+        ("1.0.0", "dev-a", "web", "deploy", "succeeded"),
+        ("1.0.0", "dev-b", "web", "deploy", "succeeded"),
+    ]
 
 
 def test_a_phase_requiring_one_of_two_environments(project: Project, cli: CliRunner) -> None:
@@ -272,8 +293,10 @@ def test_a_phase_requiring_one_of_two_environments(project: Project, cli: CliRun
     _ok(cli("deploy", "1.0.0", "--to", "qa-west"))
     # One of the two is enough, and the optional perf phase may be skipped.
     shipped = _ok(cli("deploy", "1.0.0", "--to", "prod", "--json"))
-    assert _deployed(shipped) == [("prod", "web", "1.0.0", "succeeded"),
-                                  ("prod", "api", "1.0.0", "succeeded")]
+    assert _deployed(shipped) == [
+        ("prod", "web", "1.0.0", "succeeded"),
+        ("prod", "api", "1.0.0", "succeeded"),
+    ]
     assert "qa-east" not in {d[1] for d in _stored_deployments(project)}
 
 
@@ -287,8 +310,10 @@ def test_promote_offers_an_optional_phase_until_it_is_skipped(project: Project, 
     to_prod = _deployed(_ok(cli("promote", "1.0.0", "--json")))
 
     # Promote asks for the whole qa phase, even though one of its environments would do.
-    assert sorted({(env, state) for env, _, _, state in to_qa}) == [("qa-east", "succeeded"),
-                                                                  ("qa-west", "succeeded")]
+    assert sorted({(env, state) for env, _, _, state in to_qa}) == [
+        ("qa-east", "succeeded"),
+        ("qa-west", "succeeded"),
+    ]
     assert {env for env, *_ in to_perf} == {"perf"}
     assert {env for env, *_ in to_prod} == {"prod"}
     assert cli("promote", "1.0.0").exit_code == 3
@@ -303,7 +328,9 @@ def test_a_hotfix_follows_the_hotfix_lifecycle(project: Project, cli: CliRunner)
     # A hotfix skips dev: its lifecycle starts at staging.
     assert _deployed(_ok(cli("promote", "1.0.1", "--json")))[0][0] == "staging"
     assert _deployed(_ok(cli("deploy", "1.0.1", "--to", "prod", "--json"))) == [
-        ("prod", "web", "1.0.1", "succeeded"), ("prod", "api", "1.0.1", "succeeded")]
+        ("prod", "web", "1.0.1", "succeeded"),
+        ("prod", "api", "1.0.1", "succeeded"),
+    ]
 
     # dev is not in the hotfix lifecycle at all.
     outside = cli("deploy", "1.0.1", "--to", "dev")
@@ -332,11 +359,14 @@ def test_a_prerelease_stays_out_of_production_unless_allowed(project: Project, c
 
     project.write_config(BASIC_WITH_PRERELEASE_PROD)
     allowed = _ok(cli("deploy", "2.0.0-rc.1", "--to", "prod", "--json"))
-    assert _deployed(allowed) == [("prod", "web", "2.0.0-rc.1", "succeeded"),
-                                  ("prod", "api", "2.0.0-rc.1", "succeeded")]
+    assert _deployed(allowed) == [
+        ("prod", "web", "2.0.0-rc.1", "succeeded"),
+        ("prod", "api", "2.0.0-rc.1", "succeeded"),
+    ]
 
 
-BASIC_WITH_PRERELEASE_PROD = """\
+BASIC_WITH_PRERELEASE_PROD = (
+    """\
 project: shop
 services:
   - name: web
@@ -352,7 +382,9 @@ lifecycle:
     - environments: [dev]
     - environments: [staging]
     - environments: [prod]
-""" + STEP
+"""
+    + STEP
+)
 
 
 def test_unknown_release_or_environment_is_not_found_and_changes_nothing(
@@ -391,8 +423,10 @@ def test_service_selection_deploys_only_the_named_services(project: Project, cli
     assert api.exit_code == 3, api
     assert "missing: dev" in _said(api)
     assert _audit(cli, "promotion:refused")[0]["data"]["services"] == ["api"]
-    assert _stored_deployments(project) == [("1.0.0", "dev", "web", "deploy", "succeeded"),
-                                            ("1.0.0", "staging", "web", "deploy", "succeeded")]
+    assert _stored_deployments(project) == [
+        ("1.0.0", "dev", "web", "deploy", "succeeded"),
+        ("1.0.0", "staging", "web", "deploy", "succeeded"),
+    ]
 
 
 def test_status_matrix_and_history(project: Project, cli: CliRunner) -> None:
@@ -423,7 +457,10 @@ def test_status_matrix_and_history(project: Project, cli: CliRunner) -> None:
     dev = _ok(cli("history", "dev", "--json")).json()
     assert dev["schema_version"] == 1
     assert [(d["version"], d["service"], d["kind"]) for d in dev["deployments"]] == [
-        ("1.1.0", "web", "deploy"), ("1.0.0", "api", "deploy"), ("1.0.0", "web", "deploy")]
+        ("1.1.0", "web", "deploy"),
+        ("1.0.0", "api", "deploy"),
+        ("1.0.0", "web", "deploy"),
+    ]
     ids = [d["id"] for d in dev["deployments"]]
     assert ids == sorted(ids, reverse=True)
 

@@ -47,15 +47,23 @@ def _ship(cli: CliRunner, *versions: str, to: str = "dev") -> None:
 def _running(cli: CliRunner, environment: str) -> dict[str, str]:
     """What `clearance status` says runs in the environment, per service."""
     matrix = _ok(cli("status", "--json")).json()["matrix"]
-    return {c["service"]: c["deployment"]["version"] for c in matrix
-            if c["environment"] == environment and c["deployment"] is not None}
+    return {
+        c["service"]: c["deployment"]["version"]
+        for c in matrix
+        if c["environment"] == environment and c["deployment"] is not None
+    }
 
 
 def _rows(project: Project, environment: str) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in execute(
-        project.database_url,
-        "SELECT d.id, r.version, d.service, d.kind, d.state, d.rollback_of_id FROM deployments d "
-        "JOIN releases r ON r.id = d.release_id WHERE d.environment = :env ORDER BY d.id", env=environment)]
+    return [
+        tuple(row)
+        for row in execute(
+            project.database_url,
+            "SELECT d.id, r.version, d.service, d.kind, d.state, d.rollback_of_id FROM deployments d "
+            "JOIN releases r ON r.id = d.release_id WHERE d.environment = :env ORDER BY d.id",
+            env=environment,
+        )
+    ]
 
 
 def test_rollback_redeploys_the_previous_release_and_marks_the_replaced_one(
@@ -72,23 +80,31 @@ def test_rollback_redeploys_the_previous_release_and_marks_the_replaced_one(
     assert document["ok"] is True
     rollbacks = document["deployments"]
     assert [(d["service"], d["version"], d["kind"], d["state"]) for d in rollbacks] == [
-        ("web", "1.0.0", "rollback", "succeeded"), ("api", "1.0.0", "rollback", "succeeded")]
+        ("web", "1.0.0", "rollback", "succeeded"),
+        ("api", "1.0.0", "rollback", "succeeded"),
+    ]
     assert {d["service"]: d["rollback_of"] for d in rollbacks} == replaced
     # The steps ran again, with the restored release.
     show = _ok(cli("deployment", "show", str(rollbacks[0]["id"]), "--json")).json()["deployment"]
     assert show["steps"][0]["output"] == "web now runs 1.0.0 in dev\n"
 
-    stored = [(service, kind, state) for _, version, service, kind, state, _ in _rows(project, "dev")
-              if version == "1.1.0"]
+    stored = [
+        (service, kind, state)
+        for _, version, service, kind, state, _ in _rows(project, "dev")
+        if version == "1.1.0"
+    ]
     assert stored == [("web", "deploy", "rolled_back"), ("api", "deploy", "rolled_back")]
-    [(reason,)] = execute(project.database_url, "SELECT reason FROM deployments WHERE id = :id",
-                          id=replaced["web"])
+    [(reason,)] = execute(
+        project.database_url, "SELECT reason FROM deployments WHERE id = :id", id=replaced["web"]
+    )
     assert reason == f"rolled back by deployment {rollbacks[0]['id']} to 1.0.0"
     assert _running(cli, "dev") == {"web": "1.0.0", "api": "1.0.0"}
 
     entries = _ok(cli("audit", "list", "--json", "--tag", "deployment:rolled-back")).json()["entries"]
-    assert sorted((e["data"]["service"], e["data"]["version"], e["data"]["restored_version"],
-                   e["subject"]) for e in entries) == [
+    assert sorted(
+        (e["data"]["service"], e["data"]["version"], e["data"]["restored_version"], e["subject"])
+        for e in entries
+    ) == [
         ("api", "1.1.0", "1.0.0", f"deployment:{replaced['api']}"),
         ("web", "1.1.0", "1.0.0", f"deployment:{replaced['web']}"),
     ]
@@ -166,8 +182,11 @@ def test_rollback_of_one_service(project: Project, cli: CliRunner) -> None:
 
     assert [(d["service"], d["version"]) for d in result.json()["deployments"]] == [("api", "1.0.0")]
     assert _running(cli, "dev") == {"web": "1.1.0", "api": "1.0.0"}
-    states = {(version, service): state for _, version, service, kind, state, _ in _rows(project, "dev")
-              if kind == "deploy"}
+    states = {
+        (version, service): state
+        for _, version, service, kind, state, _ in _rows(project, "dev")
+        if kind == "deploy"
+    }
     assert states[("1.1.0", "web")] == "succeeded"
     assert states[("1.1.0", "api")] == "rolled_back"
 
@@ -196,8 +215,9 @@ def test_rollback_after_a_failed_deployment_restores_the_last_good_release(
 
     [restore] = result.json()["deployments"]
     assert (restore["version"], restore["rollback_of"], restore["state"]) == ("1.0.0", failed_id, "succeeded")
-    [(state, reason)] = execute(project.database_url, "SELECT state, reason FROM deployments WHERE id = :id",
-                                id=failed_id)
+    [(state, reason)] = execute(
+        project.database_url, "SELECT state, reason FROM deployments WHERE id = :id", id=failed_id
+    )
     assert state == "rolled_back"
     # Why it failed stays on the record, in front of how it was undone.
     assert reason == f"step 'switch' exited with code 7; rolled back by deployment {restore['id']} to 1.0.0"
@@ -213,14 +233,18 @@ def test_a_failed_rollback_cancels_the_rollbacks_queued_behind_it(project: Proje
     assert result.exit_code == 1, result
     document = result.json()
     assert document["ok"] is False
-    assert [(d["service"], d["state"]) for d in document["deployments"]] == [("web", "failed"),
-                                                                            ("api", "cancelled")]
+    assert [(d["service"], d["state"]) for d in document["deployments"]] == [
+        ("web", "failed"),
+        ("api", "cancelled"),
+    ]
     assert "failed" in document["deployments"][1]["reason"]
     # Nothing is left queued: api in dev is free for the next command.
     assert execute(project.database_url, "SELECT count(*) FROM deployment_locks")[0][0] == 0
     assert {state for *_, state, _ in _rows(project, "dev")} <= {"succeeded", "failed", "cancelled"}
     # Nothing was restored, so nothing was rolled back from.
     assert [(v, svc, state) for _, v, svc, kind, state, _ in _rows(project, "dev") if v == "1.1.0"] == [
-        ("1.1.0", "web", "succeeded"), ("1.1.0", "api", "succeeded")]
+        ("1.1.0", "web", "succeeded"),
+        ("1.1.0", "api", "succeeded"),
+    ]
     (project.root / "broken-web").unlink()
     _ok(cli("deploy", "1.1.0", "--to", "dev", "--service", "api"))

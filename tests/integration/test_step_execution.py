@@ -80,7 +80,9 @@ def _gone(pid: int, within: float = 3.0) -> bool:
 
 
 def test_a_step_sees_the_deployment_and_its_scoped_variables(project: Project, cli: CliRunner) -> None:
-    _configure(project, """\
+    _configure(
+        project,
+        """\
 process:
   - name: show-env
     script: |
@@ -95,17 +97,20 @@ variables:
   - name: LOG_LEVEL
     value: warning
     environments: [prod]
-""")
+""",
+    )
     _ok(cli("release", "create", "1.0.0"))
 
     dev = _ok(_deploy(cli, "--to", "dev", "--service", "web")).json()["deployments"][0]
     prod = _ok(_deploy(cli, "--to", "prod", "--service", "api")).json()["deployments"][0]
 
     assert _show(cli, dev["id"])["steps"][0]["output"] == (
-        f"version=1.0.0 environment=dev\nservice=web id={dev['id']} project=shop\nlog=debug replicas=3\n")
+        f"version=1.0.0 environment=dev\nservice=web id={dev['id']} project=shop\nlog=debug replicas=3\n"
+    )
     # The value scoped to prod wins over the one for every environment.
     assert _show(cli, prod["id"])["steps"][0]["output"] == (
-        f"version=1.0.0 environment=prod\nservice=api id={prod['id']} project=shop\nlog=warning replicas=3\n")
+        f"version=1.0.0 environment=prod\nservice=api id={prod['id']} project=shop\nlog=warning replicas=3\n"
+    )
 
 
 SECRET_STEPS = """\
@@ -156,7 +161,8 @@ def test_a_missing_secret_is_a_config_error_that_queues_nothing(
 
     assert result.exit_code == 2, result
     assert "secret variable DB_PASSWORD (from $SHOP_DB_PASSWORD) is not set for environment 'dev'" in _said(
-        result)
+        result
+    )
     assert result.json()["error"]["code"] == "config-invalid"
     assert "export" in result.json()["error"]["hint"]
     assert snapshot(project.database_url) == before
@@ -185,8 +191,12 @@ def test_a_secret_scoped_to_prod_is_only_needed_there(
     project: Project, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SHOP_DB_PASSWORD", raising=False)
-    _configure(project, SECRET_STEPS.replace("secret_env: SHOP_DB_PASSWORD",
-                                             "secret_env: SHOP_DB_PASSWORD\n    environments: [prod]"))
+    _configure(
+        project,
+        SECRET_STEPS.replace(
+            "secret_env: SHOP_DB_PASSWORD", "secret_env: SHOP_DB_PASSWORD\n    environments: [prod]"
+        ),
+    )
     _ok(cli("release", "create", "1.0.0"))
 
     assert _deploy(cli, "--to", "dev").exit_code == 0
@@ -224,8 +234,11 @@ def test_a_failing_step_fails_the_deployment_and_skips_the_rest(project: Project
     # The second service does not start after the first one failed.
     assert (api["service"], api["state"]) == ("api", "cancelled")
     assert api["reason"] == f"deployment {web['id']} failed"
-    assert _steps(cli, web["id"]) == [("prepare", "succeeded", 0), ("migrate", "failed", 3),
-                                      ("switch", "skipped", None)]
+    assert _steps(cli, web["id"]) == [
+        ("prepare", "succeeded", 0),
+        ("migrate", "failed", 3),
+        ("switch", "skipped", None),
+    ]
     steps = _show(cli, web["id"])["steps"]
     assert steps[1]["output"] == "migrating\ncolumn already exists\n"
     assert steps[1]["reason"] == "exited with code 3"
@@ -237,7 +250,9 @@ def test_a_failing_step_fails_the_deployment_and_skips_the_rest(project: Project
 
 
 def test_a_step_that_runs_too_long_is_killed_with_its_children(project: Project, cli: CliRunner) -> None:
-    _configure(project, """\
+    _configure(
+        project,
+        """\
 process:
   - name: drain
     timeout: 1s
@@ -249,7 +264,8 @@ process:
       wait
   - name: switch
     script: echo switching
-""")
+""",
+    )
     _ok(cli("release", "create", "1.0.0"))
     started = time.monotonic()
 
@@ -275,13 +291,16 @@ def test_stored_output_keeps_the_tail_within_the_limit(
     project: Project, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CLEARANCE_STEP_OUTPUT_LIMIT", "300")
-    _configure(project, """\
+    _configure(
+        project,
+        """\
 process:
   - name: chatty
     script: for i in $(seq 1 200); do echo "line $i"; done
   - name: quiet
     script: echo done
-""")
+""",
+    )
     _ok(cli("release", "create", "1.0.0"))
     everything = "".join(f"line {i}\n" for i in range(1, 201))
 
@@ -299,14 +318,17 @@ process:
 def test_a_step_runs_in_its_working_dir(project: Project, cli: CliRunner) -> None:
     (project.root / "deploy" / "web").mkdir(parents=True)
     (project.root / "deploy" / "web" / "marker.txt").write_text("from deploy/web\n", encoding="utf-8")
-    _configure(project, """\
+    _configure(
+        project,
+        """\
 process:
   - name: from-root
     script: pwd
   - name: from-folder
     working_dir: deploy/web
     script: pwd && cat marker.txt && touch touched
-""")
+""",
+    )
     _ok(cli("release", "create", "1.0.0"))
 
     result = _ok(_deploy(cli, "--to", "dev", "--service", "web"))
@@ -320,12 +342,15 @@ process:
 
 
 def test_a_missing_working_dir_fails_the_step_with_a_clear_reason(project: Project, cli: CliRunner) -> None:
-    _configure(project, """\
+    _configure(
+        project,
+        """\
 process:
   - name: build
     working_dir: does/not/exist
     script: echo building
-""")
+""",
+    )
     _ok(cli("release", "create", "1.0.0"))
 
     result = _deploy(cli, "--to", "dev", "--service", "web")
@@ -339,7 +364,9 @@ process:
 
 
 def test_steps_run_only_in_their_environments_and_services(project: Project, cli: CliRunner) -> None:
-    _configure(project, """\
+    _configure(
+        project,
+        """\
 process:
   - name: build
     script: echo "build $CLEARANCE_SERVICE"
@@ -353,7 +380,8 @@ process:
     environments: [prod]
     services: [web]
     script: echo "announce $CLEARANCE_RELEASE_VERSION"
-""")
+""",
+    )
     _ok(cli("release", "create", "1.0.0"))
 
     for env in ("dev", "staging", "prod"):
@@ -370,42 +398,61 @@ process:
         ("dev", "web"): [("build", "build web\n")],
         ("dev", "api"): [("build", "build api\n"), ("migrate", "migrate dev\n")],
         ("staging", "web"): [("build", "build web\n"), ("smoke", "smoke web\n")],
-        ("staging", "api"): [("build", "build api\n"), ("migrate", "migrate staging\n"),
-                             ("smoke", "smoke api\n")],
-        ("prod", "web"): [("build", "build web\n"), ("smoke", "smoke web\n"),
-                          ("announce", "announce 1.0.0\n")],
-        ("prod", "api"): [("build", "build api\n"), ("migrate", "migrate prod\n"),
-                          ("smoke", "smoke api\n")],
+        ("staging", "api"): [
+            ("build", "build api\n"),
+            ("migrate", "migrate staging\n"),
+            ("smoke", "smoke api\n"),
+        ],
+        ("prod", "web"): [
+            ("build", "build web\n"),
+            ("smoke", "smoke web\n"),
+            ("announce", "announce 1.0.0\n"),
+        ],
+        ("prod", "api"): [("build", "build api\n"), ("migrate", "migrate prod\n"), ("smoke", "smoke api\n")],
     }
 
 
 def test_every_step_is_recorded_with_state_timing_exit_code_and_output(
     project: Project, cli: CliRunner
 ) -> None:
-    _configure(project, """\
+    _configure(
+        project,
+        """\
 process:
   - name: first
     script: echo one && sleep 0.3
   - name: second
     script: echo two
-""")
+""",
+    )
     _ok(cli("release", "create", "1.0.0"))
 
     deployment_id = _ok(_deploy(cli, "--to", "dev", "--service", "web")).json()["deployments"][0]["id"]
 
-    rows = execute(project.database_url,
-                   "SELECT position, name, kind, state, exit_code, output, output_truncated, "
-                   "started_at IS NOT NULL, finished_at IS NOT NULL, reason "
-                   "FROM deployment_steps WHERE deployment_id = :id ORDER BY position", id=deployment_id)
+    rows = execute(
+        project.database_url,
+        "SELECT position, name, kind, state, exit_code, output, output_truncated, "
+        "started_at IS NOT NULL, finished_at IS NOT NULL, reason "
+        "FROM deployment_steps WHERE deployment_id = :id ORDER BY position",
+        id=deployment_id,
+    )
     assert [tuple(row) for row in rows] == [
         (0, "first", "script", "succeeded", 0, "one\n", False, True, True, ""),
         (1, "second", "script", "succeeded", 0, "two\n", False, True, True, ""),
     ]
     deployment = _show(cli, deployment_id)
     first, second = deployment["steps"]
-    times = [datetime.fromisoformat(t) for t in (
-        deployment["started_at"], first["started_at"], first["finished_at"],
-        second["started_at"], second["finished_at"], deployment["finished_at"])]
+    times = [
+        datetime.fromisoformat(t)
+        for t in (
+            deployment["started_at"],
+            first["started_at"],
+            first["finished_at"],
+            second["started_at"],
+            second["finished_at"],
+            deployment["finished_at"],
+        )
+    ]
     assert times == sorted(times)
     assert (times[2] - times[1]).total_seconds() >= 0.3
     assert deployment["state"] == "succeeded"

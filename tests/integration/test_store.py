@@ -163,9 +163,9 @@ def test_two_projects_starting_on_one_fresh_store_share_one_chain(
     env = {"CLEARANCE_DATABASE_URL": fresh_store}
     runs = [(project.root, "1.0.0"), (books, "1.0.0"), (project.root, "2.0.0"), (books, "2.0.0")]
     with ThreadPoolExecutor(len(runs)) as pool:
-        results = list(pool.map(
-            lambda run: run_process("release", "create", run[1], cwd=run[0], env=env), runs
-        ))
+        results = list(
+            pool.map(lambda run: run_process("release", "create", run[1], cwd=run[0], env=env), runs)
+        )
     for result in results:
         assert result.exit_code == 0, result
 
@@ -266,7 +266,9 @@ def test_a_store_locked_by_another_process_is_reported_quickly(
     monkeypatch.setenv("CLEARANCE_SQLITE_BUSY_TIMEOUT", "0.2")
     with subprocess.Popen(
         [sys.executable, "-c", HOLD_EXCLUSIVE_LOCK, str(sqlite_path(project))],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     ) as holder:
         assert holder.stdout is not None and holder.stdin is not None
         assert holder.stdout.readline().strip() == "locked"
@@ -413,8 +415,12 @@ def test_no_config_anywhere_is_not_found_with_a_hint_to_init(
 
 
 @pytest.mark.parametrize(
-    "command", [["config", "check", "elsewhere.yaml"], ["config", "check", "--config", "elsewhere.yaml"],
-                ["release", "list", "--config", "elsewhere.yaml"]]
+    "command",
+    [
+        ["config", "check", "elsewhere.yaml"],
+        ["config", "check", "--config", "elsewhere.yaml"],
+        ["release", "list", "--config", "elsewhere.yaml"],
+    ],
 )
 def test_a_named_config_that_does_not_exist_is_not_found(
     empty_folder: Path, cli: CliRunner, command: list[str]

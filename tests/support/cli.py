@@ -45,7 +45,11 @@ def clearance_command() -> list[str]:
 
 def run_process(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> Result:
     completed = subprocess.run(
-        [*clearance_command(), *args], cwd=cwd, env={**os.environ, **(env or {})},
-        capture_output=True, text=True, timeout=timeout,
+        [*clearance_command(), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return Result(completed.returncode, completed.stdout, completed.stderr)

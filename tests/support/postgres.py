@@ -14,7 +14,10 @@ from pathlib import Path
 
 
 def find_bindir() -> Path | None:
-    for candidate in [shutil.which("pg_ctl"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)]:
+    for candidate in [
+        shutil.which("pg_ctl"),
+        *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True),
+    ]:
         if candidate and Path(candidate).exists():
             return Path(os.path.realpath(candidate)).parent
     return None
@@ -38,15 +41,34 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = subprocess.run(
-            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-             "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-            capture_output=True, text=True, check=True,
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return result.stdout.strip()
 
     def stop(self) -> None:
-        _as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
-                  self.datadir, check=False)
+        _as_owner(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
+            self.datadir,
+            check=False,
+        )
 
 
 def _as_owner(command: list[str], datadir: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -55,7 +77,9 @@ def _as_owner(command: list[str], datadir: Path, *, check: bool = True) -> subpr
         command = ["runuser", "-u", "postgres", "--", *command]
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd="/")
     if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+        )
     return result
 
 
@@ -72,13 +96,42 @@ def start_postgres(base: Path) -> PostgresServer:
         owner = pwd.getpwnam("postgres")
         for path in (base, datadir, socket_dir):
             os.chown(path, owner.pw_uid, owner.pw_gid)
-    _as_owner([str(bindir / "initdb"), "-D", str(datadir), "-U", user, "--auth=trust", "-E", "UTF8",
-               "--no-sync", "--locale=C"], datadir)
+    _as_owner(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ],
+        datadir,
+    )
     port = _free_port()
-    options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={socket_dir} "
-               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    _as_owner([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(base / "postgres.log"),
-               "-w", "-t", "60", "start"], datadir)
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={socket_dir} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    _as_owner(
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            options,
+            "-l",
+            str(base / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        datadir,
+    )
     server = PostgresServer(bindir, datadir, port, user)
     deadline = time.monotonic() + 30
     while True:

@@ -6,8 +6,16 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-TABLES = ("projects", "releases", "work_items", "deployments", "deployment_steps", "deployment_locks",
-          "audit_entries", "audit_head")
+TABLES = (
+    "projects",
+    "releases",
+    "work_items",
+    "deployments",
+    "deployment_steps",
+    "deployment_locks",
+    "audit_entries",
+    "audit_head",
+)
 
 
 def snapshot(url: str) -> dict[str, Any]:
@@ -17,8 +25,7 @@ def snapshot(url: str) -> dict[str, Any]:
         with engine.connect() as connection:
             return {
                 table: sorted(
-                    tuple(str(v) for v in row)
-                    for row in connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+                    tuple(str(v) for v in row) for row in connection.execute(text(f"SELECT * FROM {table}"))
                 )
                 for table in TABLES
             }

@@ -88,8 +88,14 @@ def recent(session: Session, limit: int = 50, tag_prefix: str | None = None) -> 
         query = query.where(AuditEntry.tag.startswith(tag_prefix, autoescape=True))
     return [
         ChainEntry(
-            seq=r.seq, at=r.at, actor=r.actor, tag=r.tag, subject=r.subject, data=r.data,
-            prev_hash=r.prev_hash, hash=r.hash,
+            seq=r.seq,
+            at=r.at,
+            actor=r.actor,
+            tag=r.tag,
+            subject=r.subject,
+            data=r.data,
+            prev_hash=r.prev_hash,
+            hash=r.hash,
         )
         for r in session.scalars(query)
     ]

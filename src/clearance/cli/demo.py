@@ -49,7 +49,8 @@ process:
     script: >-
       mkdir -p deployed/$CLEARANCE_ENVIRONMENT &&
       echo "$CLEARANCE_RELEASE_VERSION" > deployed/$CLEARANCE_ENVIRONMENT/$CLEARANCE_SERVICE &&
-      echo "$CLEARANCE_SERVICE $CLEARANCE_RELEASE_VERSION is live in $CLEARANCE_ENVIRONMENT (log level $LOG_LEVEL)"
+      echo "$CLEARANCE_SERVICE $CLEARANCE_RELEASE_VERSION is live in $CLEARANCE_ENVIRONMENT"
+      "(log level $LOG_LEVEL)"
 variables:
   - name: LOG_LEVEL
     value: debug
@@ -64,13 +65,17 @@ variables:
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(
         ["git", "-c", "user.name=clearance demo", "-c", "user.email=demo@clearance.invalid", *args],
-        cwd=repo, check=True, capture_output=True,
+        cwd=repo,
+        check=True,
+        capture_output=True,
     )
 
 
 def demo(
-    directory: Annotated[Path | None, typer.Option("--dir", help="Where to create the sample project "
-                                                   "(default: a new temporary folder).")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to create the sample project (default: a new temporary folder)."),
+    ] = None,
     keep: Annotated[bool, typer.Option("--keep/--clean", help="Keep the sample project afterwards.")] = True,
 ) -> None:
     """Create a sample project in a temporary git repository and walk release 1.0.0 to prod."""
@@ -107,8 +112,14 @@ def _walk(console: object) -> None:
     ws = open_workspace(None, actor=os.environ.get("CLEARANCE_ACTOR") or "demo")
     progress = ConsoleProgress()
     console.print("\n[bold]1.[/] create release 1.0.0 and deploy it to dev (auto-deploys the first phase)")
-    create_release(ws, NewRelease(version="1.0.0", notes="First release of the demo shop.", scope=(
-        WorkItem("SHOP-1", "Checkout page", None), WorkItem("SHOP-2", "Payments API", None))))
+    create_release(
+        ws,
+        NewRelease(
+            version="1.0.0",
+            notes="First release of the demo shop.",
+            scope=(WorkItem("SHOP-1", "Checkout page", None), WorkItem("SHOP-2", "Payments API", None)),
+        ),
+    )
     delivery.auto_deploy(ws, "1.0.0", progress=progress)
     console.print("\n[bold]2.[/] try to skip staging: the lifecycle refuses")
     try:

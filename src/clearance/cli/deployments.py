@@ -16,8 +16,10 @@ from clearance.delivery.views import (
     deployment_detail,
     deployment_summary,
     get_deployment,
-    history as deployment_history,
     status_matrix,
+)
+from clearance.delivery.views import (
+    history as deployment_history,
 )
 from clearance.workspace import open_workspace
 
@@ -38,8 +40,13 @@ def warn_refused(outcome: delivery.DeployOutcome) -> None:
 def _finish(outcome: delivery.DeployOutcome, as_json: bool) -> None:
     warn_refused(outcome)
     if as_json:
-        emit_json({"ok": outcome.ok, "deployments": [deployment_summary(d) for d in outcome.deployments],
-                   "refused": [r.to_problem() for r in outcome.refused]})
+        emit_json(
+            {
+                "ok": outcome.ok,
+                "deployments": [deployment_summary(d) for d in outcome.deployments],
+                "refused": [r.to_problem() for r in outcome.refused],
+            }
+        )
     if not outcome.ok:
         raise typer.Exit(1)
 
@@ -55,7 +62,9 @@ def deploy(
 ) -> None:
     """Deploy a release to an environment (every service unless --service), checking the lifecycle."""
     ws = open_workspace(config, actor=actor)
-    _finish(delivery.deploy(ws, release, to, services=service, wait=wait, progress=ConsoleProgress()), as_json)
+    _finish(
+        delivery.deploy(ws, release, to, services=service, wait=wait, progress=ConsoleProgress()), as_json
+    )
 
 
 def promote(
@@ -80,7 +89,9 @@ def rollback(
 ) -> None:
     """Redeploy the last release that succeeded in ENV before the current one."""
     ws = open_workspace(config, actor=actor)
-    _finish(delivery.rollback(ws, environment, services=service, wait=wait, progress=ConsoleProgress()), as_json)
+    _finish(
+        delivery.rollback(ws, environment, services=service, wait=wait, progress=ConsoleProgress()), as_json
+    )
 
 
 def status(config: ConfigPath = None, as_json: Json = False) -> None:
@@ -97,20 +108,23 @@ def status(config: ConfigPath = None, as_json: Json = False) -> None:
             table.add_column(svc)
         for env in envs:
             production = ws.config.environment(env)
-            label = f"{env} [red](prod)[/]" if production and production.production else env
+            label = f"{env}\n[red]production[/]" if production and production.production else env
             row = [label]
             for svc in services:
                 d = by_key[(env, svc)]
                 if d is None:
                     row.append("[dim]—[/]")
                     continue
-                row.append(f"[bold]{escape(d.release.version)}[/] {state_text(d.state, d.reason)}\n"
-                           f"[dim]{age(d.finished_at or d.started_at or d.created_at)} · "
-                           f"{escape(d.requested_by)}[/]")
+                row.append(
+                    f"[bold]{escape(d.release.version)}[/] {state_text(d.state, d.reason)}\n"
+                    f"[dim]{age(d.finished_at or d.started_at or d.created_at)} · "
+                    f"{escape(d.requested_by)}[/]"
+                )
             table.add_row(*row)
     if as_json:
-        emit_json({"project": ws.config.project, "environments": envs, "services": services,
-                   "matrix": documents})
+        emit_json(
+            {"project": ws.config.project, "environments": envs, "services": services, "matrix": documents}
+        )
         return
     out().print(table)
 
@@ -132,11 +146,22 @@ def history(
         for column in ("id", "version", "environment", "service", "kind", "state", "by", "started", "took"):
             table.add_column(column)
         for d in rows:
-            took = (f"{(d.finished_at - d.started_at).total_seconds():.1f}s"
-                    if d.finished_at and d.started_at else "-")
-            table.add_row(str(d.id), d.release.version, d.environment, d.service, d.kind,
-                          state_text(d.state, d.reason) + (f"\n[dim]{escape(d.reason)}[/]" if d.reason else ""),
-                          d.requested_by, local_time(d.started_at or d.created_at), took)
+            took = (
+                f"{(d.finished_at - d.started_at).total_seconds():.1f}s"
+                if d.finished_at and d.started_at
+                else "-"
+            )
+            table.add_row(
+                str(d.id),
+                d.release.version,
+                d.environment,
+                d.service,
+                d.kind,
+                state_text(d.state, d.reason) + (f"\n[dim]{escape(d.reason)}[/]" if d.reason else ""),
+                d.requested_by,
+                local_time(d.started_at or d.created_at),
+                took,
+            )
     if as_json:
         emit_json({"deployments": documents})
         return
@@ -157,9 +182,11 @@ def show(
         emit_json({"deployment": document})
         return
     console = out()
-    console.print(f"deployment {document['id']}: {escape(document['service'])} [bold]{document['version']}[/] "
-                  f"→ {escape(document['environment'])} ({document['kind']}) "
-                  f"{state_text(document['state'], document['reason'])}")
+    console.print(
+        f"deployment {document['id']}: {escape(document['service'])} [bold]{document['version']}[/] "
+        f"→ {escape(document['environment'])} ({document['kind']}) "
+        f"{state_text(document['state'], document['reason'])}"
+    )
     if document["reason"]:
         console.print(f"  reason: {escape(document['reason'])}")
     console.print(f"  requested by {escape(document['requested_by'])}")

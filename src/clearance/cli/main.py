@@ -11,7 +11,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from clearance import __version__
-from clearance.cli import audit, deployments, demo, project, releases
+from clearance.cli import audit, demo, deployments, project, releases
 from clearance.cli.output import render_error
 from clearance.errors import ClearanceError, Interrupted
 
@@ -43,7 +43,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """clearance: plan, deploy, promote and roll back releases, with an audit trail that proves it."""
 

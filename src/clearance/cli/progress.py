@@ -49,4 +49,6 @@ class ConsoleProgress:
 
     def finished(self, deployment: Deployment) -> None:
         reason = f" — {escape(deployment.reason)}" if deployment.reason else ""
-        self._console.print(f"{state_text(deployment.state, deployment.reason)} deployment {deployment.id}{reason}")
+        self._console.print(
+            f"{state_text(deployment.state, deployment.reason)} deployment {deployment.id}{reason}"
+        )

@@ -43,16 +43,20 @@ def release_json(release: Release) -> dict[str, Any]:
 @release_app.command("create")
 def create(
     version: Annotated[str, typer.Argument(help="SemVer 2.0 version, e.g. 1.4.0 or 2.0.0-rc.1.")],
-    release_type: Annotated[ReleaseType | None, typer.Option("--type", help="Inferred when omitted.",
-                                                             show_default=False)] = None,
+    release_type: Annotated[
+        ReleaseType | None, typer.Option("--type", help="Inferred when omitted.", show_default=False)
+    ] = None,
     notes_file: Annotated[Path | None, typer.Option("--notes-file", help="Release notes (Markdown).")] = None,
     notes: Annotated[str, typer.Option("--notes", help="Release notes, inline.")] = "",
-    scope: Annotated[list[str] | None, typer.Option("--scope", help="Work item ID:TITLE[:URL]; repeatable.")] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="Work item ID:TITLE[:URL]; repeatable.")
+    ] = None,
     planned: Annotated[str | None, typer.Option("--planned", help="Planned date, YYYY-MM-DD.")] = None,
     risk: Annotated[str, typer.Option("--risk", help="Risk notes.")] = "",
     rollback_plan: Annotated[str, typer.Option("--rollback-plan", help="How to go back.")] = "",
-    deploy: Annotated[bool, typer.Option("--deploy/--no-deploy",
-                                         help="Deploy to auto_deploy phases it may enter now.")] = True,
+    deploy: Annotated[
+        bool, typer.Option("--deploy/--no-deploy", help="Deploy to auto_deploy phases it may enter now.")
+    ] = True,
     actor: Actor = None,
     config: ConfigPath = None,
     as_json: Json = False,
@@ -72,13 +76,23 @@ def create(
         except ValueError as exc:
             raise UsageError(f"--planned '{planned}' is not a date", hint="use YYYY-MM-DD") from exc
     ws = open_workspace(config, actor=actor)
-    release = create_release(ws, NewRelease(
-        version=version, type=release_type, notes=notes, scope=items, planned_date=planned_date,
-        risk_notes=risk, rollback_plan=rollback_plan,
-    ))
+    release = create_release(
+        ws,
+        NewRelease(
+            version=version,
+            type=release_type,
+            notes=notes,
+            scope=items,
+            planned_date=planned_date,
+            risk_notes=risk,
+            rollback_plan=rollback_plan,
+        ),
+    )
     if not as_json:
-        err().print(f"[green]✔[/] release [bold]{escape(release.version)}[/] created ({release.type}, "
-                    f"{len(items)} work item{'s' if len(items) != 1 else ''})")
+        err().print(
+            f"[green]✔[/] release [bold]{escape(release.version)}[/] created ({release.type}, "
+            f"{len(items)} work item{'s' if len(items) != 1 else ''})"
+        )
     outcome = delivery.auto_deploy(ws, release.version, progress=ConsoleProgress()) if deploy else None
     with ws.store.transaction() as session:
         release = find_release(session, ws.project_id, release.version)
@@ -88,8 +102,13 @@ def create(
     if outcome is not None:
         warn_refused(outcome)
     if as_json:
-        emit_json({"release": document, "deployments": [deployment_summary(d) for d in deployed],
-                   "refused": [r.to_problem() for r in refused]})
+        emit_json(
+            {
+                "release": document,
+                "deployments": [deployment_summary(d) for d in deployed],
+                "refused": [r.to_problem() for r in refused],
+            }
+        )
     if outcome is not None and not outcome.ok:
         raise typer.Exit(1)
 
@@ -111,8 +130,14 @@ def list_(config: ConfigPath = None, as_json: Json = False) -> None:
     for column in ("version", "type", "scope", "deployed to", "created", "by"):
         table.add_column(column)
     for r, envs in rows:
-        table.add_row(r["version"], r["type"], str(len(r["scope"])), ", ".join(envs) or "-",
-                      r["created_at"][:19].replace("T", " "), r["created_by"])
+        table.add_row(
+            r["version"],
+            r["type"],
+            str(len(r["scope"])),
+            ", ".join(envs) or "-",
+            r["created_at"][:19].replace("T", " "),
+            r["created_by"],
+        )
     out().print(table)
 
 
@@ -129,15 +154,26 @@ def show(
         document = release_json(release)
         deployments = release_deployments(session, release)
         document["deployments"] = [deployment_summary(d) for d in deployments]
-        rows = [(d.id, d.environment, d.service, state_text(d.state, d.reason), d.requested_by,
-                 age(d.finished_at or d.created_at)) for d in deployments]
+        rows = [
+            (
+                d.id,
+                d.environment,
+                d.service,
+                state_text(d.state, d.reason),
+                d.requested_by,
+                age(d.finished_at or d.created_at),
+            )
+            for d in deployments
+        ]
         created = local_time(release.created_at)
     if as_json:
         emit_json({"release": document})
         return
     console = out()
-    console.print(f"[bold]{escape(document['version'])}[/] ({document['type']}) — created {created} "
-                  f"by {escape(document['created_by'])}")
+    console.print(
+        f"[bold]{escape(document['version'])}[/] ({document['type']}) — created {created} "
+        f"by {escape(document['created_by'])}"
+    )
     if document["planned_date"]:
         console.print(f"planned: {document['planned_date']}")
     for label, key in (("risks", "risk_notes"), ("rollback plan", "rollback_plan")):

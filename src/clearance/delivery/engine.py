@@ -112,9 +112,13 @@ def _take_lock(ws: Workspace, deployment_id: int, *, wait: bool, progress: Progr
                 deployment.state = advance(DeploymentState.QUEUED, DeploymentState.CANCELLED).value
                 deployment.reason = f"busy: deployment {holder.id} is {holder.state}"
                 deployment.finished_at = utcnow()
-                record(session, actor=ws.actor, tag="deployment:cancelled",
-                       subject=f"deployment:{deployment.id}",
-                       data={"deployment_id": deployment.id, "reason": deployment.reason})
+                record(
+                    session,
+                    actor=ws.actor,
+                    tag="deployment:cancelled",
+                    subject=f"deployment:{deployment.id}",
+                    data={"deployment_id": deployment.id, "reason": deployment.reason},
+                )
                 busy = DeploymentBusy(
                     f"{deployment.service} in {deployment.environment} is being deployed by "
                     f"deployment {holder.id} ({holder.state})",
@@ -137,9 +141,18 @@ def _start(ws: Workspace, deployment_id: int, progress: Progress) -> Deployment:
         assert deployment is not None
         deployment.state = advance(DeploymentState(deployment.state), DeploymentState.RUNNING).value
         deployment.started_at = utcnow()
-        record(session, actor=ws.actor, tag="deployment:started", subject=f"deployment:{deployment.id}",
-               data={"deployment_id": deployment.id, "version": deployment.release.version,
-                     "environment": deployment.environment, "service": deployment.service})
+        record(
+            session,
+            actor=ws.actor,
+            tag="deployment:started",
+            subject=f"deployment:{deployment.id}",
+            data={
+                "deployment_id": deployment.id,
+                "version": deployment.release.version,
+                "environment": deployment.environment,
+                "service": deployment.service,
+            },
+        )
         _ = deployment.steps
     progress.started(deployment)
     return deployment
@@ -152,19 +165,36 @@ def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress, beat: 
         if beat.lost.is_set():
             # Our lease ran out (the process stalled) and another command failed the deployment as
             # interrupted: running more steps now would act on a deployment the record says is over.
-            raise OperationFailed(f"deployment {deployment.id} lost its lease; stopped before '{step_row.name}'")
-        config_step = next((s for s in ws.config.steps_for(deployment.environment, deployment.service)
-                            if s.name == step_row.name), None)
+            raise OperationFailed(
+                f"deployment {deployment.id} lost its lease; stopped before '{step_row.name}'"
+            )
+        config_step = next(
+            (
+                s
+                for s in ws.config.steps_for(deployment.environment, deployment.service)
+                if s.name == step_row.name
+            ),
+            None,
+        )
         if config_step is None:
-            _finish(ws, deployment.id, DeploymentState.FAILED,
-                    f"step '{step_row.name}' is no longer in clearance.yaml", progress)
+            _finish(
+                ws,
+                deployment.id,
+                DeploymentState.FAILED,
+                f"step '{step_row.name}' is no longer in clearance.yaml",
+                progress,
+            )
             return
         step = _update_step(ws, step_row.id, StepState.RUNNING, started=True)
         progress.step_started(deployment, step)
         cwd = ws.root / config_step.working_dir if config_step.working_dir else ws.root
         result = run_script(
-            config_step.script, cwd=cwd, env=base_env, timeout=config_step.timeout_seconds,
-            secrets=env.secrets, output_limit=ws.settings.step_output_limit,
+            config_step.script,
+            cwd=cwd,
+            env=base_env,
+            timeout=config_step.timeout_seconds,
+            secrets=env.secrets,
+            output_limit=ws.settings.step_output_limit,
             on_line=_forward(progress, deployment, step),
         )
         step = _record_step(ws, step_row.id, result, config_step.timeout_seconds)
@@ -235,12 +265,24 @@ def _finish(
                 elif step.state == StepState.PENDING.value:
                     step.state = advance_step(StepState.PENDING, StepState.CANCELLED).value
                     step.reason = reason
-            tag = {"succeeded": "deployment:succeeded", "failed": "deployment:failed",
-                   "cancelled": "deployment:cancelled"}[state.value]
-            record(session, actor=ws.actor, tag=tag, subject=f"deployment:{deployment.id}",
-                   data={"deployment_id": deployment.id, "version": deployment.release.version,
-                         "environment": deployment.environment, "service": deployment.service,
-                         "reason": reason})
+            tag = {
+                "succeeded": "deployment:succeeded",
+                "failed": "deployment:failed",
+                "cancelled": "deployment:cancelled",
+            }[state.value]
+            record(
+                session,
+                actor=ws.actor,
+                tag=tag,
+                subject=f"deployment:{deployment.id}",
+                data={
+                    "deployment_id": deployment.id,
+                    "version": deployment.release.version,
+                    "environment": deployment.environment,
+                    "service": deployment.service,
+                    "reason": reason,
+                },
+            )
         deployment.lease_owner, deployment.lease_expires_at = None, None
         release_lock(session, deployment)
         _ = deployment.release, deployment.steps

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from clearance.audit.service import record
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
-from clearance.store import Deployment, DeploymentLock, DeploymentStep, Store
+from clearance.store import Deployment, DeploymentLock, Store
 from clearance.store.locks import insert_lock_if_absent
 from clearance.store.tables import utcnow
 
@@ -88,8 +88,11 @@ def try_lock(
     if lock.deployment_id == deployment.id:
         lock.expires_at = lease_until(lease_seconds)
         return None
-    if lock.expires_at < utcnow() or holder_is_dead(lock.owner) or holder is None or (
-        holder.state not in ACTIVE
+    if (
+        lock.expires_at < utcnow()
+        or holder_is_dead(lock.owner)
+        or holder is None
+        or (holder.state not in ACTIVE)
     ):
         if holder is not None and holder.state in ACTIVE:
             mark_interrupted(session, holder, actor=actor)
@@ -140,8 +143,13 @@ def mark_interrupted(session: Session, deployment: Deployment, *, actor: str) ->
         actor=actor,
         tag="deployment:interrupted",
         subject=f"deployment:{deployment.id}",
-        data={"deployment_id": deployment.id, "was": previous, "environment": deployment.environment,
-              "service": deployment.service, "reason": "interrupted"},
+        data={
+            "deployment_id": deployment.id,
+            "was": previous,
+            "environment": deployment.environment,
+            "service": deployment.service,
+            "reason": "interrupted",
+        },
     )
 
 

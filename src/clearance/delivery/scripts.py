@@ -81,20 +81,24 @@ def run_script(
 ) -> ScriptResult:
     started = time.monotonic()
     try:
-        process = subprocess.Popen(  # noqa: S603 - running the user's own deployment script is the point
+        process = subprocess.Popen(
             [*_shell(), command],
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls inside
+            preexec_fn=_die_with_parent,
         )
     except OSError as exc:
         where = f" in {cwd}" if not cwd.is_dir() else ""
         return ScriptResult(
-            exit_code=None, output="", truncated=False, timed_out=False,
-            duration=time.monotonic() - started, start_error=f"{exc.strerror or exc}{where}",
+            exit_code=None,
+            output="",
+            truncated=False,
+            timed_out=False,
+            duration=time.monotonic() - started,
+            start_error=f"{exc.strerror or exc}{where}",
         )
     chunks: list[str] = []
     size = 0

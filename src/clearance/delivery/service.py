@@ -80,7 +80,9 @@ def _succeeded_envs(session: Session, release_id: int, service: str) -> set[str]
 
 def _attempted_envs(session: Session, release_id: int, service: str) -> set[str]:
     rows = session.scalars(
-        select(Deployment.environment).where(Deployment.release_id == release_id, Deployment.service == service)
+        select(Deployment.environment).where(
+            Deployment.release_id == release_id, Deployment.service == service
+        )
     )
     return set(rows)
 
@@ -104,35 +106,74 @@ def _check_rules(ws: Workspace, session: Session, release: Release, environment:
     )
 
 
-def _refuse(ws: Workspace, error: Refused, *, version: str, environment: str, services: Sequence[str]) -> None:
+def _refuse(
+    ws: Workspace, error: Refused, *, version: str, environment: str, services: Sequence[str]
+) -> None:
     """A refusal is itself a fact worth keeping: audit it on its own, then raise."""
     with ws.store.transaction() as session:
-        record(session, actor=ws.actor, tag="promotion:refused",
-               subject=f"release:{ws.config.project}@{version}",
-               data={"version": version, "environment": environment, "services": list(services),
-                     "code": error.code, "reason": error.message, **error.data})
+        record(
+            session,
+            actor=ws.actor,
+            tag="promotion:refused",
+            subject=f"release:{ws.config.project}@{version}",
+            data={
+                "version": version,
+                "environment": environment,
+                "services": list(services),
+                "code": error.code,
+                "reason": error.message,
+                **error.data,
+            },
+        )
     raise error
 
 
 def _queue(
-    ws: Workspace, session: Session, release: Release, environment: str, service: str,
-    *, kind: str = "deploy", rollback_of: int | None = None,
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    service: str,
+    *,
+    kind: str = "deploy",
+    rollback_of: int | None = None,
 ) -> Deployment:
     steps = ws.config.steps_for(environment, service)
     deployment = Deployment(
-        project_id=ws.project_id, release_id=release.id, environment=environment, service=service,
-        kind=kind, state=DeploymentState.QUEUED.value, requested_by=ws.actor,
-        config_sha256=ws.loaded.sha256, rollback_of_id=rollback_of,
-        lease_owner=worker_id(), lease_expires_at=lease_until(ws.settings.lease_seconds),
-        steps=[DeploymentStep(position=i, name=s.name, kind="script", state="pending")
-               for i, s in enumerate(steps)],
+        project_id=ws.project_id,
+        release_id=release.id,
+        environment=environment,
+        service=service,
+        kind=kind,
+        state=DeploymentState.QUEUED.value,
+        requested_by=ws.actor,
+        config_sha256=ws.loaded.sha256,
+        rollback_of_id=rollback_of,
+        lease_owner=worker_id(),
+        lease_expires_at=lease_until(ws.settings.lease_seconds),
+        steps=[
+            DeploymentStep(position=i, name=s.name, kind="script", state="pending")
+            for i, s in enumerate(steps)
+        ],
     )
     session.add(deployment)
     session.flush()
-    record(session, actor=ws.actor, tag="deployment:queued", subject=f"deployment:{deployment.id}",
-           data={"deployment_id": deployment.id, "version": release.version, "environment": environment,
-                 "service": service, "kind": kind, "rollback_of": rollback_of,
-                 "steps": [s.name for s in steps], "config_sha256": ws.loaded.sha256})
+    record(
+        session,
+        actor=ws.actor,
+        tag="deployment:queued",
+        subject=f"deployment:{deployment.id}",
+        data={
+            "deployment_id": deployment.id,
+            "version": release.version,
+            "environment": environment,
+            "service": service,
+            "kind": kind,
+            "rollback_of": rollback_of,
+            "steps": [s.name for s in steps],
+            "config_sha256": ws.loaded.sha256,
+        },
+    )
     return deployment
 
 
@@ -145,8 +186,14 @@ def _services(ws: Workspace, services: Sequence[str] | None) -> list[str]:
 
 
 def deploy(
-    ws: Workspace, version: str, environment: str, *, services: Sequence[str] | None = None,
-    wait: bool = False, progress: Progress | None = None, follow_auto_deploy: bool = True,
+    ws: Workspace,
+    version: str,
+    environment: str,
+    *,
+    services: Sequence[str] | None = None,
+    wait: bool = False,
+    progress: Progress | None = None,
+    follow_auto_deploy: bool = True,
 ) -> DeployOutcome:
     """Deploy a release to one environment, service by service, then any auto-deploy phase it unlocks."""
     progress = progress or NullProgress()
@@ -166,8 +213,10 @@ def deploy(
             holder = active_holder(session, ws.project_id, environment, service)
             if holder is not None and not wait:
                 raise DeploymentBusy(
-                    f"{service} in {environment} is being deployed by deployment {holder.id} ({holder.state})",
-                    hint="add --wait to queue behind it", data={"running_deployment_id": holder.id},
+                    f"{service} in {environment} is being deployed by deployment {holder.id} "
+                    f"({holder.state})",
+                    hint="add --wait to queue behind it",
+                    data={"running_deployment_id": holder.id},
                 )
     if refusal is not None:
         _refuse(ws, refusal, version=version, environment=environment, services=targets)
@@ -189,12 +238,12 @@ def _run_all(
         try:
             done = execute(ws, deployment_id, wait=wait, progress=progress)
         except ClearanceError:
-            _cancel_queued(ws, ids[position + 1:], "an earlier deployment of this request did not finish")
+            _cancel_queued(ws, ids[position + 1 :], "an earlier deployment of this request did not finish")
             raise
         outcome.deployments.append(done)
         if done.state != DeploymentState.SUCCEEDED.value:
-            _cancel_queued(ws, ids[position + 1:], f"deployment {done.id} failed")
-            outcome.deployments.extend(_load(ws, ids[position + 1:]))
+            _cancel_queued(ws, ids[position + 1 :], f"deployment {done.id} failed")
+            outcome.deployments.extend(_load(ws, ids[position + 1 :]))
             return outcome
     if follow:
         outcome.extend(_auto_deploy(ws, release_id, wait=wait, progress=progress))
@@ -212,9 +261,13 @@ def _cancel_queued(ws: Workspace, ids: Sequence[int], reason: str) -> None:
                 deployment.lease_owner, deployment.lease_expires_at = None, None
                 for step in deployment.steps:
                     step.state, step.reason = "cancelled", reason
-                record(session, actor=ws.actor, tag="deployment:cancelled",
-                       subject=f"deployment:{deployment.id}",
-                       data={"deployment_id": deployment.id, "reason": reason})
+                record(
+                    session,
+                    actor=ws.actor,
+                    tag="deployment:cancelled",
+                    subject=f"deployment:{deployment.id}",
+                    data={"deployment_id": deployment.id, "reason": reason},
+                )
 
 
 def _load(ws: Workspace, ids: Sequence[int]) -> list[Deployment]:
@@ -225,7 +278,9 @@ def _load(ws: Workspace, ids: Sequence[int]) -> list[Deployment]:
         return rows
 
 
-def auto_deploy(ws: Workspace, version: str, *, wait: bool = False, progress: Progress | None = None) -> DeployOutcome:
+def auto_deploy(
+    ws: Workspace, version: str, *, wait: bool = False, progress: Progress | None = None
+) -> DeployOutcome:
     """Deploy a release to the auto-deploy phases it may enter now (e.g. the first one, on creation)."""
     with ws.store.transaction() as session:
         release_id = find_release(session, ws.project_id, version).id
@@ -243,8 +298,15 @@ def _auto_deploy(ws: Workspace, release_id: int, *, wait: bool, progress: Progre
             try:
                 # No nested follow-up: it would plan from a store that does not yet show this round's
                 # other environments and deploy them a second time. The next round plans afresh.
-                result = deploy(ws, version, env, services=services, wait=wait, progress=progress,
-                                follow_auto_deploy=False)
+                result = deploy(
+                    ws,
+                    version,
+                    env,
+                    services=services,
+                    wait=wait,
+                    progress=progress,
+                    follow_auto_deploy=False,
+                )
             except Refused as exc:
                 # Nobody asked for this one: a rule's "no" is reported, not raised, so the
                 # deployment that was asked for is not mistaken for the refused one.
@@ -257,9 +319,7 @@ def _auto_deploy(ws: Workspace, release_id: int, *, wait: bool, progress: Progre
     return outcome
 
 
-def _auto_plan(
-    ws: Workspace, release_id: int, *, skip: set[str]
-) -> tuple[str, dict[str, list[str]]] | None:
+def _auto_plan(ws: Workspace, release_id: int, *, skip: set[str]) -> tuple[str, dict[str, list[str]]] | None:
     """The release's version and the services to deploy to each auto-deploy environment it may enter now."""
     with ws.store.transaction() as session:
         release = session.get(Release, release_id)
@@ -268,13 +328,18 @@ def _auto_plan(
         plan: dict[str, list[str]] = {}
         for service in ws.config.service_names():
             # Environments already attempted are left out, so every round shrinks what is left.
-            for env in auto_deploy_targets(rules, _succeeded_envs(session, release_id, service),
-                                           _attempted_envs(session, release_id, service) | skip):
+            for env in auto_deploy_targets(
+                rules,
+                _succeeded_envs(session, release_id, service),
+                _attempted_envs(session, release_id, service) | skip,
+            ):
                 plan.setdefault(env, []).append(service)
         return (release.version, plan) if plan else None
 
 
-def promote(ws: Workspace, version: str, *, wait: bool = False, progress: Progress | None = None) -> DeployOutcome:
+def promote(
+    ws: Workspace, version: str, *, wait: bool = False, progress: Progress | None = None
+) -> DeployOutcome:
     """Deploy the release to the next phase of its lifecycle that it has not completed."""
     progress = progress or NullProgress()
     with ws.store.transaction() as session:
@@ -291,13 +356,15 @@ def promote(ws: Workspace, version: str, *, wait: bool = False, progress: Progre
                 if env not in succeeded:
                     plan.setdefault(env, []).append(service)
     if not plan:
-        raise Refused(f"release {version} has completed its lifecycle: nothing to promote",
-                      code="nothing-to-promote")
+        raise Refused(
+            f"release {version} has completed its lifecycle: nothing to promote", code="nothing-to-promote"
+        )
     outcome = DeployOutcome()
     for env, services in plan.items():
         # Auto-deploy phases follow once, after the whole phase is deployed, not after each environment.
-        result = deploy(ws, version, env, services=services, wait=wait, progress=progress,
-                        follow_auto_deploy=False)
+        result = deploy(
+            ws, version, env, services=services, wait=wait, progress=progress, follow_auto_deploy=False
+        )
         outcome.extend(result)
         if not result.ok:
             return outcome
@@ -306,7 +373,11 @@ def promote(ws: Workspace, version: str, *, wait: bool = False, progress: Progre
 
 
 def rollback(
-    ws: Workspace, environment: str, *, services: Sequence[str] | None = None, wait: bool = False,
+    ws: Workspace,
+    environment: str,
+    *,
+    services: Sequence[str] | None = None,
+    wait: bool = False,
     progress: Progress | None = None,
 ) -> DeployOutcome:
     """Redeploy, per service, the last release that succeeded in the environment before the current one."""
@@ -318,19 +389,34 @@ def rollback(
         plan = _rollback_plan(ws, session, environment, targets, explicit=bool(services), wait=wait)
         queued = []
         for current, previous in plan:
-            deployment = _queue(ws, session, previous.release, environment, current.service,
-                                kind="rollback", rollback_of=current.id)
+            deployment = _queue(
+                ws,
+                session,
+                previous.release,
+                environment,
+                current.service,
+                kind="rollback",
+                rollback_of=current.id,
+            )
             step_environment(ws, deployment)  # secrets must be there before anything runs
-            record(session, actor=ws.actor, tag="deployment:rollback-requested",
-                   subject=f"deployment:{current.id}",
-                   data={"environment": environment, "service": current.service,
-                         "from_version": current.release.version, "to_version": previous.release.version,
-                         "rollback_deployment_id": deployment.id})
+            record(
+                session,
+                actor=ws.actor,
+                tag="deployment:rollback-requested",
+                subject=f"deployment:{current.id}",
+                data={
+                    "environment": environment,
+                    "service": current.service,
+                    "from_version": current.release.version,
+                    "to_version": previous.release.version,
+                    "rollback_deployment_id": deployment.id,
+                },
+            )
             queued.append((deployment.id, current.id))
     ids = [deployment_id for deployment_id, _ in queued]
     outcome = DeployOutcome()
     for position, (deployment_id, current_id) in enumerate(queued):
-        rest = ids[position + 1:]
+        rest = ids[position + 1 :]
         try:
             done = execute(ws, deployment_id, wait=wait, progress=progress)
         except ClearanceError:
@@ -360,12 +446,16 @@ def _rollback_plan(
         if previous is None:
             raise Refused(
                 f"cannot roll back {service} in {environment}: no earlier release succeeded there "
-                f"before {current.release.version}", code="nothing-to-roll-back")
+                f"before {current.release.version}",
+                code="nothing-to-roll-back",
+            )
         holder = active_holder(session, ws.project_id, environment, service)
         if holder is not None and not wait:
             raise DeploymentBusy(
                 f"{service} in {environment} is being deployed by deployment {holder.id}",
-                hint="add --wait to queue behind it", data={"running_deployment_id": holder.id})
+                hint="add --wait to queue behind it",
+                data={"running_deployment_id": holder.id},
+            )
         plan.append((current, previous))
     if not plan:
         raise NotFound(f"nothing has been deployed to {environment}")
@@ -386,10 +476,14 @@ def _rollback_pair(
     restored; a failed rollback changed nothing.
     """
     history = session.scalars(
-        select(Deployment).where(
-            Deployment.project_id == project_id, Deployment.environment == environment,
-            Deployment.service == service, Deployment.state.in_(_FINISHED),
-        ).order_by(Deployment.id)
+        select(Deployment)
+        .where(
+            Deployment.project_id == project_id,
+            Deployment.environment == environment,
+            Deployment.service == service,
+            Deployment.state.in_(_FINISHED),
+        )
+        .order_by(Deployment.id)
     )
     stack: list[Deployment] = []
     for deployment in history:
@@ -404,8 +498,14 @@ def _rollback_pair(
     if not stack:
         return None, None
     current = stack[-1]
-    previous = next((d for d in reversed(stack[:-1]) if d.release_id != current.release_id
-                     and d.state != DeploymentState.FAILED.value), None)
+    previous = next(
+        (
+            d
+            for d in reversed(stack[:-1])
+            if d.release_id != current.release_id and d.state != DeploymentState.FAILED.value
+        ),
+        None,
+    )
     return current, previous
 
 
@@ -417,7 +517,17 @@ def _mark_rolled_back(ws: Workspace, current_id: int, rollback: Deployment) -> N
         # A failed deployment's reason says why it failed; keep it in front of the rollback.
         current.reason = f"{current.reason}; {rolled_back}" if current.reason else rolled_back
         current.state = advance(DeploymentState(current.state), DeploymentState.ROLLED_BACK).value
-        record(session, actor=ws.actor, tag="deployment:rolled-back", subject=f"deployment:{current.id}",
-               data={"deployment_id": current.id, "version": current.release.version,
-                     "environment": current.environment, "service": current.service,
-                     "restored_version": rollback.release.version, "rollback_deployment_id": rollback.id})
+        record(
+            session,
+            actor=ws.actor,
+            tag="deployment:rolled-back",
+            subject=f"deployment:{current.id}",
+            data={
+                "deployment_id": current.id,
+                "version": current.release.version,
+                "environment": current.environment,
+                "service": current.service,
+                "restored_version": rollback.release.version,
+                "rollback_deployment_id": rollback.id,
+            },
+        )

@@ -65,8 +65,11 @@ class MatrixCell:
     def to_json(self) -> dict[str, Any]:
         if self.deployment is None:
             return {"environment": self.environment, "service": self.service, "deployment": None}
-        return {"environment": self.environment, "service": self.service,
-                "deployment": deployment_summary(self.deployment)}
+        return {
+            "environment": self.environment,
+            "service": self.service,
+            "deployment": deployment_summary(self.deployment),
+        }
 
 
 def status_matrix(
@@ -80,11 +83,7 @@ def status_matrix(
     )
     rows = session.scalars(select(Deployment).where(Deployment.id.in_(newest)))
     latest = {(row.environment, row.service): row for row in rows}
-    return [
-        MatrixCell(env, svc, latest.get((env, svc)))
-        for env in environments
-        for svc in services
-    ]
+    return [MatrixCell(env, svc, latest.get((env, svc))) for env in environments for svc in services]
 
 
 def history(
@@ -104,6 +103,6 @@ def get_deployment(session: Session, project_id: int, deployment_id: int) -> Dep
 
 
 def release_deployments(session: Session, release: Release) -> list[Deployment]:
-    return list(session.scalars(
-        select(Deployment).where(Deployment.release_id == release.id).order_by(Deployment.id)
-    ))
+    return list(
+        session.scalars(select(Deployment).where(Deployment.release_id == release.id).order_by(Deployment.id))
+    )

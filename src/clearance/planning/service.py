@@ -86,13 +86,16 @@ def find_release(session: Session, project_id: int, version: str) -> Release:
     ).first()
     if release is None:
         known = sorted(
-            (Version.parse(v) for v in session.scalars(
-                select(Release.version).where(Release.project_id == project_id)
-            )),
+            (
+                Version.parse(v)
+                for v in session.scalars(select(Release.version).where(Release.project_id == project_id))
+            ),
             reverse=True,
         )
-        hint = "known releases: " + ", ".join(str(v) for v in known[:5]) if known else (
-            "create it with `clearance release create VERSION`"
+        hint = (
+            "known releases: " + ", ".join(str(v) for v in known[:5])
+            if known
+            else ("create it with `clearance release create VERSION`")
         )
         raise NotFound(f"no release {version} in this project", hint=hint)
     return release

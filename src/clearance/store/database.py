@@ -144,15 +144,22 @@ def _supported_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise UsageError("CLEARANCE_DATABASE_URL is not a database URL", code="database-url-invalid",
-                         hint=_URL_HINT) from exc
+        raise UsageError(
+            "CLEARANCE_DATABASE_URL is not a database URL", code="database-url-invalid", hint=_URL_HINT
+        ) from exc
     backend, _, driver = parsed.drivername.partition("+")
     if backend not in _DRIVERS:
-        raise UsageError(f"CLEARANCE_DATABASE_URL names an unsupported database '{backend}'",
-                         code="database-url-invalid", hint=_URL_HINT)
+        raise UsageError(
+            f"CLEARANCE_DATABASE_URL names an unsupported database '{backend}'",
+            code="database-url-invalid",
+            hint=_URL_HINT,
+        )
     if driver not in _DRIVERS[backend]:
-        raise UsageError(f"CLEARANCE_DATABASE_URL names the driver '{driver}', which clearance does not use",
-                         code="database-url-invalid", hint=_URL_HINT)
+        raise UsageError(
+            f"CLEARANCE_DATABASE_URL names the driver '{driver}', which clearance does not use",
+            code="database-url-invalid",
+            hint=_URL_HINT,
+        )
     if backend == "postgresql":
         # SQLAlchemy's default PostgreSQL driver is psycopg2 before 2.1, which is not installed.
         parsed = parsed.set(drivername="postgresql+psycopg")

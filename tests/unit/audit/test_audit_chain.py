@@ -20,9 +20,15 @@ def make_chain(count: int) -> list[ChainEntry]:
     entries: list[ChainEntry] = []
     prev = GENESIS
     for seq in range(1, count + 1):
-        entry = sealed(seq=seq, at=T0 + timedelta(seconds=seq), actor="alice", tag="deployment:queued",
-                       subject=f"deployment:{seq}", data={"deployment_id": seq, "environment": "dev"},
-                       prev_hash=prev)
+        entry = sealed(
+            seq=seq,
+            at=T0 + timedelta(seconds=seq),
+            actor="alice",
+            tag="deployment:queued",
+            subject=f"deployment:{seq}",
+            data={"deployment_id": seq, "environment": "dev"},
+            prev_hash=prev,
+        )
         entries.append(entry)
         prev = entry.hash
     return entries
@@ -73,16 +79,28 @@ def test_entry_hash_is_sha256_of_the_documented_canonical_body() -> None:
         '"data":{"note":"café","scope":["SHOP-1"],"type":"major","version":"1.0.0"},'
         f'"prev":"{GENESIS}","seq":1,"subject":"release:shop@1.0.0","tag":"release:created"}}'
     )
-    digest = entry_hash(seq=1, at=T0, actor="alice", tag="release:created", subject="release:shop@1.0.0",
-                        data={"version": "1.0.0", "type": "major", "scope": ["SHOP-1"], "note": "café"},
-                        prev_hash=GENESIS)
+    digest = entry_hash(
+        seq=1,
+        at=T0,
+        actor="alice",
+        tag="release:created",
+        subject="release:shop@1.0.0",
+        data={"version": "1.0.0", "type": "major", "scope": ["SHOP-1"], "note": "café"},
+        prev_hash=GENESIS,
+    )
     assert digest == hashlib.sha256(body.encode("utf-8")).hexdigest()
     assert digest == "47803e54b268b6fb41d631b2c643f9140f6478c0c28aaf42192376ecdb2ee1fa"
 
 
 def test_entry_hash_ignores_key_order_of_data() -> None:
-    common: dict[str, Any] = {"seq": 3, "at": T0, "actor": "bob", "tag": "x:y", "subject": "s",
-                              "prev_hash": GENESIS}
+    common: dict[str, Any] = {
+        "seq": 3,
+        "at": T0,
+        "actor": "bob",
+        "tag": "x:y",
+        "subject": "s",
+        "prev_hash": GENESIS,
+    }
     assert entry_hash(**common, data={"a": 1, "b": [1, {"y": 2, "x": 1}]}) == entry_hash(
         **common, data={"b": [1, {"x": 1, "y": 2}], "a": 1}
     )
@@ -102,17 +120,29 @@ def test_entry_hash_ignores_key_order_of_data() -> None:
     ids=lambda change: next(iter(change)),
 )
 def test_every_field_is_covered_by_the_hash(change: dict[str, Any]) -> None:
-    fields: dict[str, Any] = {"seq": 1, "at": T0, "actor": "alice", "tag": "release:created",
-                              "subject": "release:shop@1.0.0", "data": {"version": "1.0.0"},
-                              "prev_hash": GENESIS}
+    fields: dict[str, Any] = {
+        "seq": 1,
+        "at": T0,
+        "actor": "alice",
+        "tag": "release:created",
+        "subject": "release:shop@1.0.0",
+        "data": {"version": "1.0.0"},
+        "prev_hash": GENESIS,
+    }
     assert entry_hash(**fields) != entry_hash(**{**fields, **change})
 
 
 def test_the_same_instant_hashes_the_same_in_any_time_zone() -> None:
     """Times are UTC in the chain: an instant written with another offset is the same entry."""
     berlin = T0.astimezone(timezone(timedelta(hours=1)))
-    fields: dict[str, Any] = {"seq": 1, "actor": "a", "tag": "t:t", "subject": "s", "data": {},
-                              "prev_hash": GENESIS}
+    fields: dict[str, Any] = {
+        "seq": 1,
+        "actor": "a",
+        "tag": "t:t",
+        "subject": "s",
+        "data": {},
+        "prev_hash": GENESIS,
+    }
     assert format_time(berlin) == "2026-01-02T03:04:05.678901Z"
     assert entry_hash(**fields, at=berlin) == entry_hash(**fields, at=T0)
 
@@ -191,8 +221,16 @@ def test_an_edited_newest_entry_with_a_recomputed_hash_disagrees_with_the_head()
 def test_an_inserted_entry_with_a_bogus_hash_is_named() -> None:
     chain = make_chain(4)
     head = head_of(chain)
-    forged = ChainEntry(seq=3, at=T0, actor="mallory", tag="release:created", subject="release:shop@6.6.6",
-                        data={}, prev_hash=chain[1].hash, hash="f" * 64)
+    forged = ChainEntry(
+        seq=3,
+        at=T0,
+        actor="mallory",
+        tag="release:created",
+        subject="release:shop@6.6.6",
+        data={},
+        prev_hash=chain[1].hash,
+        hash="f" * 64,
+    )
     tampered = renumbered([*chain[:2], forged, *chain[2:]])
     count, problem = verify_chain(tampered, head)
     assert problem is not None
@@ -204,8 +242,15 @@ def test_an_inserted_well_formed_entry_breaks_the_link_of_the_entry_after_it() -
     old predecessor: the first entry that no longer checks out is the one after the insertion."""
     chain = make_chain(4)
     head = head_of(chain)
-    forged = sealed(seq=3, at=T0, actor="mallory", tag="release:created", subject="release:shop@6.6.6",
-                    data={}, prev_hash=chain[1].hash)
+    forged = sealed(
+        seq=3,
+        at=T0,
+        actor="mallory",
+        tag="release:created",
+        subject="release:shop@6.6.6",
+        data={},
+        prev_hash=chain[1].hash,
+    )
     count, problem = verify_chain(renumbered([*chain[:2], forged, *chain[2:]]), head)
     assert problem is not None
     assert (count, problem.seq) == (3, 4)

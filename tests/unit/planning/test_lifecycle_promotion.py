@@ -171,7 +171,10 @@ def test_a_phase_cannot_require_more_environments_than_it_has(min_required: int)
 def test_a_non_production_environment_can_refuse_prereleases_too() -> None:
     with pytest.raises(LifecycleViolation) as caught:
         check_prerelease(
-            version="2.0.0-rc.1", is_prerelease=True, target="staging", production=False,
+            version="2.0.0-rc.1",
+            is_prerelease=True,
+            target="staging",
+            production=False,
             allows_prerelease=False,
         )
     assert "set to refuse pre-releases" in caught.value.message
