@@ -42,21 +42,25 @@ def record(session: Session, *, actor: str, tag: str, subject: str, data: dict[s
     return entry
 
 
+def _chain_entry(row: AuditEntry) -> ChainEntry:
+    return ChainEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        tag=row.tag,
+        subject=row.subject,
+        data=row.data,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
 def _entries(session: Session) -> Generator[ChainEntry, None, None]:
     """Every entry in seq order, streamed; use it under `closing()` when the walk may stop early."""
     rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
     try:
         for (row,) in rows:
-            yield ChainEntry(
-                seq=row.seq,
-                at=row.at,
-                actor=row.actor,
-                tag=row.tag,
-                subject=row.subject,
-                data=row.data,
-                prev_hash=row.prev_hash,
-                hash=row.hash,
-            )
+            yield _chain_entry(row)
     finally:
         # yield_per is a server-side cursor on PostgreSQL: verification stops at the first broken
         # entry, and the cursor must not be left open until garbage collection.
@@ -86,16 +90,4 @@ def recent(session: Session, limit: int = 50, tag_prefix: str | None = None) -> 
     if tag_prefix:
         # autoescape: the prefix is literal text, so `_` and `%` must not act as LIKE wildcards.
         query = query.where(AuditEntry.tag.startswith(tag_prefix, autoescape=True))
-    return [
-        ChainEntry(
-            seq=r.seq,
-            at=r.at,
-            actor=r.actor,
-            tag=r.tag,
-            subject=r.subject,
-            data=r.data,
-            prev_hash=r.prev_hash,
-            hash=r.hash,
-        )
-        for r in session.scalars(query)
-    ]
+    return [_chain_entry(row) for row in session.scalars(query)]

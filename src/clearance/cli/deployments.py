@@ -11,6 +11,7 @@ from rich.table import Table
 from clearance.cli.options import Actor, ConfigPath, Json, Wait
 from clearance.cli.output import age, emit_json, err, local_time, out, state_text
 from clearance.cli.progress import ConsoleProgress
+from clearance.delivery import rollback as rollback_service
 from clearance.delivery import service as delivery
 from clearance.delivery.views import (
     deployment_detail,
@@ -90,7 +91,8 @@ def rollback(
     """Redeploy the last release that succeeded in ENV before the current one."""
     ws = open_workspace(config, actor=actor)
     _finish(
-        delivery.rollback(ws, environment, services=service, wait=wait, progress=ConsoleProgress()), as_json
+        rollback_service.rollback(ws, environment, services=service, wait=wait, progress=ConsoleProgress()),
+        as_json,
     )
 
 
