@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from clearance.cli import deployments
+from clearance.cli.options import Json
 from clearance.cli.output import err
 from clearance.cli.progress import ConsoleProgress
 from clearance.delivery import service as delivery
@@ -77,6 +78,7 @@ def demo(
         typer.Option("--dir", help="Where to create the sample project (default: a new temporary folder)."),
     ] = None,
     keep: Annotated[bool, typer.Option("--keep/--clean", help="Keep the sample project afterwards.")] = True,
+    as_json: Json = False,
 ) -> None:
     """Create a sample project in a temporary git repository and walk release 1.0.0 to prod."""
     if shutil.which("git") is None:
@@ -97,7 +99,7 @@ def demo(
     os.chdir(repo)
     try:
         _walk(console)
-        deployments.status(config=None, as_json=False)
+        deployments.status(config=None, as_json=as_json)
     finally:
         os.chdir(previous)
         if not keep:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -36,8 +37,15 @@ STATE_MARKS = {
 }
 
 
+# Piped or captured output has no terminal width; Rich would assume 80 columns and squeeze tables.
+_PIPE_WIDTH = 160
+
+
 def out() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = _PIPE_WIDTH
+    return console
 
 
 def err() -> Console:

@@ -48,8 +48,9 @@ lifecycle:
 #       required: optional
 #     - environments: [prod]
 
-# Steps run in order on every deployment. A script runs in a shell with CLEARANCE_ENVIRONMENT,
-# CLEARANCE_SERVICE and the variables below in its environment.
+# Steps run in order on every deployment. A script runs in bash (in this file's directory) with
+# CLEARANCE_PROJECT, CLEARANCE_RELEASE_VERSION, CLEARANCE_ENVIRONMENT, CLEARANCE_SERVICE,
+# CLEARANCE_DEPLOYMENT_ID and the variables below in its environment.
 process:
   - name: migrate                     # unique name of the step
     script: "echo migrating $CLEARANCE_SERVICE in $CLEARANCE_ENVIRONMENT"
