@@ -1,0 +1,1 @@
+"""Metric providers: where analysis gets its numbers (Envoy stats, Prometheus, any HTTP JSON)."""
