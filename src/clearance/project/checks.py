@@ -31,6 +31,7 @@ def cross_check(data: dict[str, object], line_of: LineOf) -> list[Problem]:
             problems += _lifecycle((key,), lifecycle, known_envs, line_of)
     problems += _process(data, known_envs, known_services, line_of)
     problems += _variables(data, known_envs, line_of)
+    problems += _ports(data, known_envs, line_of)
     return problems
 
 
@@ -144,4 +145,64 @@ def _variables(data: dict[str, object], known_envs: list[str] | None, line_of: L
                 problems.append((path, message))
             else:
                 scopes[env] = path
+    return problems
+
+
+def _ports(data: dict[str, object], known_envs: list[str] | None, line_of: LineOf) -> list[Problem]:
+    """Every `run:` service needs a port in each environment, and no two listeners may share one."""
+    problems: list[Problem] = []
+    taken: dict[int, tuple[str, KeyPath]] = {}  # port -> (who, where)
+
+    def claim(port: object, who: str, path: KeyPath) -> None:
+        if not isinstance(port, int) or isinstance(port, bool):
+            return
+        if port in taken:
+            other, where = taken[port]
+            problems.append((path, f"port {port} is already used by {other} (line {line_of(where)})"))
+        else:
+            taken[port] = (who, path)
+
+    envs = known_envs or []
+    for index, service in _entries(data, "services"):
+        run = service.get("run")
+        if not isinstance(run, dict):
+            continue
+        name = service.get("name")
+        port_path: KeyPath = ("services", index, "run", "port")
+        port = run.get("port")
+        if isinstance(port, dict):
+            for env in port:
+                if known_envs is not None and env not in known_envs:
+                    message = f"unknown environment '{env}'{did_you_mean(str(env), known_envs)}"
+                    problems.append(((*port_path, env), message))
+            for env in envs:
+                if env not in port:
+                    problems.append((port_path, f"no port for environment '{env}'"))
+                else:
+                    claim(port[env], f"service '{name}' in {env}", (*port_path, env))
+        elif len(envs) > 1 and isinstance(port, int):
+            # One machine cannot listen on one port for several environments: say so up front.
+            problems.append(
+                (
+                    port_path,
+                    f"one port for {len(envs)} environments: give one per environment "
+                    f"(port: {{{envs[0]}: {port}, {envs[1]}: {port + 1}, ...}})",
+                )
+            )
+        else:
+            claim(port, f"service '{name}'", port_path)
+        replicas = run.get("replicas")
+        if isinstance(replicas, dict) and known_envs is not None:
+            for env in replicas:
+                if env not in known_envs:
+                    message = f"unknown environment '{env}'{did_you_mean(str(env), known_envs)}"
+                    problems.append((("services", index, "run", "replicas", env), message))
+    for index, env in _entries(data, "environments"):
+        strategy = env.get("strategy")
+        if isinstance(strategy, dict):
+            claim(
+                strategy.get("preview_port"),
+                f"the preview of {env.get('name')}",
+                ("environments", index, "strategy", "preview_port"),
+            )
     return problems

@@ -42,10 +42,18 @@ def validation_problems(error: ValidationError) -> list[Problem]:
 
 
 def _problem(detail: ErrorDetails) -> Problem:
-    path: KeyPath = tuple(detail["loc"])
+    raw: KeyPath = tuple(detail["loc"])
+    path, _ = _walk(raw)
     kind = detail["type"]
+    if kind == "union_tag_invalid":
+        ctx = detail.get("ctx", {})
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        tag = str(ctx.get("tag", ""))
+        return (*path, ctx.get("discriminator", "type").strip("'")), (
+            f"unknown type '{tag}'{did_you_mean(tag, tags)}"
+        )
     if kind == "extra_forbidden":
-        return path, f"unknown key{did_you_mean(str(path[-1]), allowed_keys(path[:-1]))}"
+        return path, f"unknown key{did_you_mean(str(raw[-1]), allowed_keys(raw[:-1]))}"
     if kind == "missing":
         return path, "required key is missing"
     if kind == "too_short":
@@ -75,9 +83,26 @@ def _describe(value: object) -> str:
 
 def allowed_keys(path: KeyPath) -> list[str]:
     """The keys the schema allows in the mapping at `path` (empty if `path` is not a mapping)."""
+    annotation = _without_none(_walk(path)[1])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _walk(path: KeyPath) -> tuple[KeyPath, Any]:
+    """Follow `path` through the schema; return it without pydantic's union tags, and its type.
+
+    pydantic puts the tag of a discriminated union (`strategy: {type: canary}`) into an error's
+    location (`strategy.canary.steps`); the file has no such key, so it is dropped here."""
     annotation: Any = ProjectConfig
+    clean: list[str | int] = []
     for part in path:
         annotation = _without_none(annotation)
+        members = _tagged_members(annotation)
+        if members and isinstance(part, str) and part in members:
+            annotation = members[part]
+            continue
+        clean.append(part)
         if isinstance(part, int):
             args = get_args(annotation)
             annotation = args[0] if args else None
@@ -85,11 +110,21 @@ def allowed_keys(path: KeyPath) -> list[str]:
             field = annotation.model_fields.get(part)
             annotation = field.annotation if field else None
         else:
-            return []
-    annotation = _without_none(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+            annotation = None
+    return tuple(clean), annotation
+
+
+def _tagged_members(annotation: Any) -> dict[str, type[BaseModel]]:
+    """For a union of models told apart by a literal `type` field: tag -> model."""
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return {}
+    members: dict[str, type[BaseModel]] = {}
+    for arg in get_args(annotation):
+        field = arg.model_fields.get("type") if isinstance(arg, type) and issubclass(arg, BaseModel) else None
+        for tag in get_args(field.annotation) if field else ():
+            if isinstance(tag, str):
+                members[tag] = arg
+    return members
 
 
 def _without_none(annotation: Any) -> Any:

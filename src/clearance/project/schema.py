@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from clearance.project.durations import parse_duration
+from clearance.project.rollout import RunSpec, Strategy, default_strategy
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 
@@ -94,10 +95,11 @@ class _Model(BaseModel):
 
 
 class Service(_Model):
-    """A deployable unit of the project."""
+    """A deployable unit of the project; with `run:` it is deployed as replicas behind a proxy."""
 
     name: Slug
     description: str | None = None
+    run: RunSpec | None = None
 
 
 class Environment(_Model):
@@ -106,6 +108,8 @@ class Environment(_Model):
     name: Slug
     production: bool = False
     allow_prerelease: bool | None = None
+    # How a new version of a `run:` service replaces the old one here.
+    strategy: Strategy = Field(default_factory=default_strategy)
 
     def allows_prerelease(self) -> bool:
         """Prereleases stay out of production unless the file says otherwise."""
