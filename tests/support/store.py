@@ -13,6 +13,10 @@ TABLES = (
     "deployments",
     "deployment_steps",
     "deployment_locks",
+    "target_states",
+    "target_observations",
+    "agents",
+    "measurements",
     "audit_entries",
     "audit_head",
 )

@@ -11,7 +11,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from clearance import __version__
-from clearance.cli import audit, demo, deployments, project, releases
+from clearance.cli import agent, audit, demo, deployments, project, releases
 from clearance.cli.output import render_error
 from clearance.errors import ClearanceError, Interrupted
 
@@ -33,6 +33,7 @@ app.command("history")(deployments.history)
 app.add_typer(deployments.deployment_app, name="deployment")
 app.add_typer(audit.audit_app, name="audit")
 app.command("demo")(demo.demo)
+app.command("agent")(agent.agent)
 
 
 def _version(value: bool) -> None:

@@ -161,7 +161,7 @@ def _start(ws: Workspace, deployment_id: int, progress: Progress) -> Deployment:
 def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress, beat: Heartbeat) -> None:
     env = step_environment(ws, deployment)
     base_env = {**os.environ, **env.variables}
-    for step_row in deployment.steps:
+    for step_row in [s for s in deployment.steps if s.kind == "script"]:
         if beat.lost.is_set():
             # Our lease ran out (the process stalled) and another command failed the deployment as
             # interrupted: running more steps now would act on a deployment the record says is over.
@@ -203,7 +203,53 @@ def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress, beat: 
             _skip_rest(ws, deployment.id)
             _finish(ws, deployment.id, DeploymentState.FAILED, f"step '{step.name}' {step.reason}", progress)
             return
+    if deployment.strategy:
+        _roll_out(ws, deployment, env.variables, progress)
+        return
     _finish(ws, deployment.id, DeploymentState.SUCCEEDED, "", progress)
+
+
+def _roll_out(ws: Workspace, deployment: Deployment, variables: dict[str, str], progress: Progress) -> None:
+    """Replace the running version by the strategy's steps; on failure, end rolled back to stable."""
+    from clearance.agent.control import ensure_agent  # the wiring of the local target's agent
+    from clearance.delivery.rollout import run_rollout
+    from clearance.delivery.targets.local import LocalTarget
+
+    ensure_agent(ws)
+    outcome = run_rollout(
+        ws,
+        deployment,
+        LocalTarget(ws.store),
+        env=variables,
+        on_step=lambda step, done: (progress.step_finished if done else progress.step_started)(
+            deployment, step
+        ),
+        on_line=lambda step, line: progress.output(deployment, step, line),
+    )
+    if outcome.ok:
+        _finish(ws, deployment.id, DeploymentState.SUCCEEDED, "", progress)
+        return
+    _finish(ws, deployment.id, DeploymentState.FAILED, outcome.reason, progress)
+    with ws.store.transaction() as session:
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        row.state = advance(DeploymentState(row.state), DeploymentState.ROLLED_BACK).value
+        row.reason = f"{outcome.reason}; rolled back to {outcome.data.get('restored') or 'nothing'}"
+        record(
+            session,
+            actor=ws.actor,
+            tag="deployment:rolled-back",
+            subject=f"deployment:{row.id}",
+            data={
+                "deployment_id": row.id,
+                "version": row.release.version,
+                "environment": row.environment,
+                "service": row.service,
+                "automatic": True,
+                "reason": outcome.reason,
+                **outcome.data,
+            },
+        )
 
 
 def _forward(progress: Progress, deployment: Deployment, step: DeploymentStep) -> Callable[[str], None]:

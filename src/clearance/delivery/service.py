@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from clearance.audit.service import record
 from clearance.delivery.engine import NullProgress, Progress, execute, step_environment
 from clearance.delivery.leases import active_holder, lease_until, worker_id
+from clearance.delivery.rollout import plan as rollout_plan
 from clearance.delivery.states import DeploymentState, advance
 from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
 from clearance.planning.lifecycle import (
@@ -139,6 +140,18 @@ def queue_deployment(
     rollback_of: int | None = None,
 ) -> Deployment:
     steps = ws.config.steps_for(environment, service)
+    rows = [
+        DeploymentStep(position=i, name=s.name, kind="script", state="pending") for i, s in enumerate(steps)
+    ]
+    strategy = ""
+    service_config, env_config = ws.config.service(service), ws.config.environment(environment)
+    if service_config is not None and service_config.run is not None and env_config is not None:
+        # A running service rolls out after its script steps (migrations first, then traffic).
+        strategy = env_config.strategy.type
+        rows += [
+            DeploymentStep(position=len(rows) + i, name=p.name, kind=p.kind, state="pending")
+            for i, p in enumerate(rollout_plan(env_config.strategy))
+        ]
     deployment = Deployment(
         project_id=ws.project_id,
         release_id=release.id,
@@ -151,10 +164,9 @@ def queue_deployment(
         rollback_of_id=rollback_of,
         lease_owner=worker_id(),
         lease_expires_at=lease_until(ws.settings.lease_seconds),
-        steps=[
-            DeploymentStep(position=i, name=s.name, kind="script", state="pending")
-            for i, s in enumerate(steps)
-        ],
+        strategy=strategy,
+        rollout={},
+        steps=rows,
     )
     session.add(deployment)
     session.flush()
@@ -170,7 +182,8 @@ def queue_deployment(
             "service": service,
             "kind": kind,
             "rollback_of": rollback_of,
-            "steps": [s.name for s in steps],
+            "steps": [r.name for r in rows],
+            "strategy": strategy or None,
             "config_sha256": ws.loaded.sha256,
         },
     )

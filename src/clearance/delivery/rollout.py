@@ -1,0 +1,374 @@
+"""Rollouts: how a new version of a `run:` service replaces the stable one, as ordered steps over the
+target's desired and observed state.
+
+Each step is a reconcile function — "make the world match this step, record what you saw" — run
+until done. Progress lives in the deployment row (`rollout`), so the steps can be resumed, and
+`clearance promote|abort|pause|resume` act by writing flags there that the loop reads.
+When a step fails (replicas never ready, analysis failed, deadline passed, abort), traffic goes back
+100 % to the stable version before the new replicas are stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from clearance.delivery.states import StepState, advance_step
+from clearance.delivery.targets.base import (
+    DesiredState,
+    HealthSpec,
+    ObservedState,
+    ServiceSpec,
+    Target,
+    VersionSpec,
+)
+from clearance.errors import UsageError
+from clearance.project.rollout import AllAtOnce, Canary, CanaryStep, RunSpec, Strategy
+from clearance.store import Deployment, DeploymentStep
+from clearance.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from clearance.workspace import Workspace
+
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    name: str
+    kind: str  # set_weight | pause | analysis | finish
+
+
+def plan(strategy: Strategy) -> list[PlannedStep]:
+    """The rollout steps a deployment records up front, so `deployment show` lists them all."""
+    steps: list[PlannedStep] = []
+    if isinstance(strategy, Canary):
+        for step in strategy.steps:
+            kind = "set_weight" if step.set_weight is not None else "pause" if step.pause else "analysis"
+            steps.append(PlannedStep(step.describe(), kind))
+    elif isinstance(strategy, AllAtOnce):
+        steps.append(PlannedStep("set weight 100%", "set_weight"))
+    else:
+        raise UsageError(
+            f"the {strategy.type} strategy is not implemented yet in this version of clearance",
+            hint="use type: canary or type: all-at-once for now",
+        )
+    steps.append(PlannedStep("finish: new version takes all traffic, stable retires", "finish"))
+    return steps
+
+
+def _canary_steps(strategy: Strategy) -> list[CanaryStep]:
+    if isinstance(strategy, Canary):
+        return list(strategy.steps)
+    return [CanaryStep(set_weight=100)]
+
+
+class RolloutFailed(Exception):
+    """A step could not complete: the rollout must go back to the stable version."""
+
+    def __init__(self, reason: str, data: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.data = data or {}
+
+
+def service_spec(ws: Workspace, run: RunSpec, environment: str, preview_port: int | None) -> ServiceSpec:
+    port = run.port_for(environment)
+    assert port is not None  # the config check requires a port per environment
+    h = run.health
+    return ServiceSpec(
+        command=run.command,
+        port=port,
+        health=HealthSpec(h.path, h.interval, h.timeout, h.healthy_threshold, h.unhealthy_threshold),
+        preview_port=preview_port,
+        drain_timeout=run.drain_timeout,
+        cwd=str(ws.root),
+    )
+
+
+@dataclass
+class Rollout:
+    """One deployment's rollout, driven step by step until it is done or has to go back."""
+
+    ws: Workspace
+    deployment_id: int
+    target: Target
+    spec: ServiceSpec
+    strategy: Strategy
+    replicas: int
+    version: str
+    version_env: tuple[tuple[str, str], ...]
+    environment: str
+    service: str
+    on_line: Callable[[DeploymentStep, str], None]
+    stable: str | None = None
+    stable_env: tuple[tuple[str, str], ...] = ()
+    state: dict[str, Any] = field(default_factory=dict)
+
+    # -- desired state ------------------------------------------------------------------------
+    def desired(self, weight: int) -> DesiredState:
+        versions: list[VersionSpec] = []
+        if self.stable is not None and self.stable != self.version and weight < 100:
+            versions.append(VersionSpec(self.stable, self.replicas, 100 - weight, self.stable_env))
+        canary_replicas = (
+            self.replicas
+            if weight >= 100 or self.stable is None
+            else max(1, math.ceil(self.replicas * weight / 100))
+        )
+        versions.append(
+            VersionSpec(self.version, canary_replicas, weight if versions else 100, self.version_env)
+        )
+        header = self.version if isinstance(self.strategy, Canary) and self.strategy.header_route else None
+        return DesiredState(
+            project=self.ws.config.project,
+            environment=self.environment,
+            service=self.service,
+            spec=self.spec,
+            versions=tuple(versions),
+            header_version=header if self.stable else None,
+        )
+
+    def observe(self) -> ObservedState | None:
+        return self.target.observe(self.ws.config.project, self.environment, self.service)
+
+    # -- steps --------------------------------------------------------------------------------
+    def set_weight(self, step: DeploymentStep, weight: int, deadline: float) -> None:
+        desired = self.desired(weight)
+        self.target.apply(desired)
+        wanted_new = next(v.replicas for v in desired.versions if v.version == self.version)
+        wanted_weight = next(v.weight for v in desired.versions if v.version == self.version)
+        last = ""
+        while True:
+            observed = self.observe()
+            if observed is not None:
+                ready = observed.ready(self.version)
+                applied = observed.weight(self.version)
+                line = (
+                    f"{self.version}: {ready}/{wanted_new} ready, weight {applied}% (want {wanted_weight}%)"
+                )
+                if line != last:
+                    self.on_line(step, line)
+                    last = line
+                if ready >= wanted_new and applied == wanted_weight:
+                    self.state["weight"] = weight
+                    return
+                if observed.error:
+                    self._check_deadline(deadline, f"the target reports: {observed.error}")
+            self._check_deadline(deadline, self._not_ready_reason(observed, wanted_new))
+            self.sleep()
+
+    def _not_ready_reason(self, observed: ObservedState | None, wanted: int) -> str:
+        if observed is None:
+            return "no agent reported on the target (is `clearance agent` running?)"
+        errors = [r.last_error for r in observed.replicas if r.version == self.version and r.last_error]
+        detail = f": {errors[-1]}" if errors else ""
+        return f"{observed.ready(self.version)}/{wanted} replicas of {self.version} became ready{detail}"
+
+    def _check_deadline(self, deadline: float, reason: str) -> None:
+        if time.monotonic() > deadline:
+            raise RolloutFailed(f"progress deadline exceeded: {reason}", {"reason": reason})
+        self.check_flags()
+
+    def check_flags(self) -> None:
+        """Read abort / promote requests another command wrote into the deployment row."""
+        with self.ws.store.transaction() as session:
+            row = session.get(Deployment, self.deployment_id)
+            assert row is not None
+            flags = dict(row.rollout or {})
+        if flags.get("abort"):
+            raise RolloutFailed(f"aborted by {flags.get('abort_by', 'a user')}", {"aborted": True})
+        self.state["promote"] = flags.get("promote", 0)
+        self.state["full"] = bool(flags.get("full"))
+        self.state["paused"] = bool(flags.get("paused"))
+
+    def pause(self, step: DeploymentStep, duration: float | None) -> None:
+        started = time.monotonic()
+        seen_promote = self.state.get("promote", 0)
+        self.on_line(
+            step,
+            f"paused for {duration:g}s"
+            if duration
+            else f"paused: run `clearance promote {self.deployment_id}` to continue",
+        )
+        while True:
+            self.check_flags()
+            if self.state.get("promote", 0) > seen_promote or self.state.get("full"):
+                self.on_line(step, "promoted")
+                return
+            if duration is not None and time.monotonic() - started >= duration and not self.state["paused"]:
+                return
+            self.sleep()
+
+    def sleep(self) -> None:
+        time.sleep(POLL_SECONDS)
+
+    def rollback(self) -> None:
+        """Traffic back to stable first (the agent stops the new replicas only after that)."""
+        if self.stable is None or self.stable == self.version:
+            self.target.remove(self.ws.config.project, self.environment, self.service)
+            return
+        self.target.apply(
+            DesiredState(
+                project=self.ws.config.project,
+                environment=self.environment,
+                service=self.service,
+                spec=self.spec,
+                versions=(VersionSpec(self.stable, self.replicas, 100, self.stable_env),),
+            )
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            observed = self.observe()
+            if (
+                observed is not None
+                and observed.weight(self.stable) == 100
+                and all(r.version == self.stable for r in observed.replicas)
+            ):
+                return
+            time.sleep(POLL_SECONDS)
+
+
+def canary_steps(strategy: Strategy) -> list[CanaryStep]:
+    return _canary_steps(strategy)
+
+
+def now_iso() -> str:
+    return utcnow().isoformat()
+
+
+def advance_step_state(step: DeploymentStep, new: StepState) -> None:
+    step.state = advance_step(StepState(step.state), new).value
+
+
+@dataclass(frozen=True)
+class RolloutOutcome:
+    ok: bool
+    reason: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _stable_of(desired: DesiredState | None, version: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """The version serving most traffic now: the one a rollout replaces and falls back to."""
+    if desired is None or not desired.versions:
+        return None, ()
+    top = max(desired.versions, key=lambda v: v.weight)
+    return (top.version, top.env) if top.version != version else (None, ())
+
+
+def _mark(ws: Workspace, step_id: int, state: StepState, reason: str = "") -> DeploymentStep:
+    with ws.store.transaction() as session:
+        step = session.get(DeploymentStep, step_id)
+        assert step is not None
+        advance_step_state(step, state)
+        now = utcnow()
+        if state == StepState.RUNNING:
+            step.started_at = now
+        elif state in (StepState.SUCCEEDED, StepState.FAILED, StepState.CANCELLED):
+            step.finished_at = now
+        if reason:
+            step.reason = reason
+        return step
+
+
+def _append_output(ws: Workspace, step_id: int, line: str) -> None:
+    with ws.store.transaction() as session:
+        step = session.get(DeploymentStep, step_id)
+        assert step is not None
+        step.output = (step.output + line + "\n")[-ws.settings.step_output_limit :]
+
+
+def _save_state(ws: Workspace, deployment_id: int, state: dict[str, Any]) -> None:
+    with ws.store.transaction() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        # Flags written by other commands (promote, abort, pause) are kept; progress is ours.
+        row.rollout = {
+            **(row.rollout or {}),
+            **{k: v for k, v in state.items() if k in ("step", "weight", "stable")},
+        }
+
+
+def run_rollout(
+    ws: Workspace,
+    deployment: Deployment,
+    target: Target,
+    *,
+    env: dict[str, str],
+    on_step: Callable[[DeploymentStep, bool], None],
+    on_line: Callable[[DeploymentStep, str], None],
+) -> RolloutOutcome:
+    """Drive the deployment's rollout steps to the end, or back to the stable version."""
+    service = ws.config.service(deployment.service)
+    environment = ws.config.environment(deployment.environment)
+    assert service is not None and service.run is not None and environment is not None
+    strategy = environment.strategy
+    spec = service_spec(ws, service.run, deployment.environment, None)
+    current = target.desired(ws.config.project, deployment.environment, deployment.service)
+    version = deployment.release.version
+    stable, stable_env = _stable_of(current, version)
+
+    def line(step: DeploymentStep, text: str) -> None:
+        _append_output(ws, step.id, text)
+        on_line(step, text)
+
+    rollout = Rollout(
+        ws=ws,
+        deployment_id=deployment.id,
+        target=target,
+        spec=spec,
+        strategy=strategy,
+        replicas=service.run.replicas_for(deployment.environment),
+        version=version,
+        version_env=tuple(sorted(env.items())),
+        environment=deployment.environment,
+        service=deployment.service,
+        on_line=line,
+        stable=stable,
+        stable_env=stable_env,
+    )
+    _save_state(ws, deployment.id, {"stable": stable})
+    rows = [s for s in deployment.steps if s.kind != "script"]
+    deadline = time.monotonic() + strategy.progress_deadline
+    current_row: DeploymentStep | None = None
+    try:
+        for position, (row, step) in enumerate(zip(rows[:-1], canary_steps(strategy), strict=True)):
+            rollout.check_flags()
+            if rollout.state.get("full"):
+                _mark(ws, row.id, StepState.SKIPPED, "promoted in full")
+                continue
+            current_row = _mark(ws, row.id, StepState.RUNNING)
+            on_step(current_row, False)
+            if step.set_weight is not None:
+                rollout.set_weight(current_row, step.set_weight, deadline)
+            elif step.pause is not None:
+                rollout.pause(current_row, step.pause.duration)
+            else:
+                raise RolloutFailed("analysis steps are not available yet")
+            current_row = _mark(ws, row.id, StepState.SUCCEEDED)
+            on_step(current_row, True)
+            _save_state(ws, deployment.id, {"step": position + 1})
+        current_row = _mark(ws, rows[-1].id, StepState.RUNNING)
+        on_step(current_row, False)
+        rollout.set_weight(current_row, 100, deadline)
+        # Only the new version remains desired: the agent retires the stable one after routing.
+        rollout.stable = None
+        rollout.target.apply(rollout.desired(100))
+        current_row = _mark(ws, rows[-1].id, StepState.SUCCEEDED)
+        on_step(current_row, True)
+        return RolloutOutcome(True)
+    except RolloutFailed as failure:
+        if current_row is not None and current_row.state == StepState.RUNNING.value:
+            current_row = _mark(ws, current_row.id, StepState.FAILED, failure.reason)
+            on_step(current_row, True)
+        for row in rows:
+            with ws.store.transaction() as session:
+                fresh = session.get(DeploymentStep, row.id)
+                assert fresh is not None
+                if fresh.state == StepState.PENDING.value:
+                    advance_step_state(fresh, StepState.SKIPPED)
+                    fresh.reason = "the rollout went back to the stable version"
+        rollout.rollback()
+        return RolloutOutcome(False, failure.reason, {**failure.data, "restored": stable})
