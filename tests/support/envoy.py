@@ -122,3 +122,20 @@ class RawClient:
 
     def close(self) -> None:
         self._sock.close()
+
+
+def main() -> None:
+    """`python tests/support/envoy.py VERSION...`: serve each version, print one port a line, run
+    until stdin closes (a benchmark keeps its upstreams out of its own process and GIL)."""
+    import sys
+
+    servers = [Upstream(version).start() for version in sys.argv[1:]]
+    for server in servers:
+        print(server.port, flush=True)
+    sys.stdin.read()
+    for server in servers:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

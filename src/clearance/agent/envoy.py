@@ -25,6 +25,7 @@ Why the configuration is shaped this way (measured on Envoy 1.40, see /work/shar
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -62,7 +63,7 @@ _POLL_SECONDS = 0.002
 _APPLY_TIMEOUT = 5.0
 _TERM_GRACE_SECONDS = 5.0
 _LOG_TAIL_LINES = 15
-_STATS_FLUSH = "1s"  # how stale latency percentiles may be; counters are always current
+_LOG_ROTATE_BYTES = 10 * 1024 * 1024
 _BIND_FAILED = re.compile(r"cannot bind '[^']*:(\d+)': Address already in use")
 _CLUSTER_STATS = r"^cluster\.[^.]+\.(upstream_rq_(total|2xx|4xx|5xx|timeout|time)|upstream_cx_connect_fail)$"
 
@@ -124,16 +125,20 @@ def _check_port_free(address: str, port: int) -> None:
         try:
             probe.bind((address, port))
         except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # not ours to judge (e.g. an address this host lacks): Envoy's log will say
             raise PortInUse(
                 port, hint="stop whatever listens there, or give the service another port"
             ) from exc
 
 
 def log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    """The last lines of envoy.log, each cut short (Envoy's start-up lines can be kilobytes)."""
     try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
+    return "\n".join(line[:300] for line in text.splitlines()[-lines:])
 
 
 def startup_error(log: str, exit_code: int | None) -> EnvoyFailed | PortInUse:
@@ -172,6 +177,7 @@ class EnvoyProxy:
         self._names: dict[str, str] = {}  # cluster → version, every one ever routed
         self._written: dict[Path, bytes] = {}  # what each xDS file holds, so unchanged means no write
         self._cds_clusters: set[str] = set()  # the clusters in the CDS file now
+        self._route_versions_written: dict[str, str] = {}  # route configuration → version_info
         self._process: subprocess.Popen[bytes] | None = None
         self._admin: httpx.Client | None = None
         self._admin_url = ""
@@ -183,6 +189,10 @@ class EnvoyProxy:
     def admin_url(self) -> str:
         """Where Envoy's admin API answers (127.0.0.1 only); "" until started."""
         return self._admin_url
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -218,16 +228,19 @@ class EnvoyProxy:
                 raise
 
     def _prepare_files(self) -> None:
+        self.layout.workdir.mkdir(parents=True, exist_ok=True)
+        if self.layout.log.exists() and self.layout.log.stat().st_size > _LOG_ROTATE_BYTES:
+            os.replace(self.layout.log, self.layout.log.with_suffix(".log.1"))
         shutil.rmtree(self.layout.workdir / "xds", ignore_errors=True)
         self.layout.admin_address.unlink(missing_ok=True)
         self._written.clear()
         self._cds_clusters.clear()
+        self._route_versions_written.clear()
         self._apply(self._routing, running=False)
         bootstrap = config.bootstrap_document(
             self.layout, name=self.name, port=self.port, admin_port=self._admin_port or 0,
             preview_port=self.preview_port, listen_address=self.listen_address,
         )  # fmt: skip
-        bootstrap["stats_flush_interval"] = _STATS_FLUSH
         self.layout.bootstrap.write_text(json.dumps(bootstrap, indent=1), encoding="utf-8")
 
     def _wait_ready(self, timeout: float) -> None:
@@ -341,16 +354,13 @@ class EnvoyProxy:
         if running and changed:
             expected = {c: tuple(new.endpoints.get(v, ())) for c, v in clusters.items()}
             self._wait(lambda: self._has_endpoints(expected), "the new clusters and endpoints")
-        routes = self._route_documents(new)
-        for route_name, document in routes.items():
+        for route_name, document in self._route_documents(new).items():
             self._write(self.layout.routes(route_name), document)
+            self._route_versions_written[route_name] = document["version_info"]
         if not stale:
             return
         if running:
-            self._wait(
-                lambda: self._route_versions() == {n: d["version_info"] for n, d in routes.items()},
-                "the routes",
-            )
+            self._wait(self._routes_current, "the routes")
         self._write_clusters(set(clusters))
         if running:
             self._wait(lambda: not stale & set(self._active_clusters()), "the removal of old clusters")
@@ -400,10 +410,11 @@ class EnvoyProxy:
     # -- reading Envoy's truth -------------------------------------------------------------------
 
     def _admin_call(self, method: str, path: str, params: Mapping[str, str] | None = None) -> httpx.Response:
-        if self._admin is None:
-            raise EnvoyFailed(f"the proxy of {self.name} is not started")
+        admin = self._admin  # stop() may close it from another thread meanwhile
+        if admin is None:
+            raise EnvoyFailed(f"the proxy of {self.name} is not running")
         try:
-            answer = self._admin.request(method, path, params=params)
+            answer = admin.request(method, path, params=params)
             answer.raise_for_status()
         except httpx.HTTPError as exc:
             raise EnvoyFailed(f"Envoy admin {path} of {self.name} failed: {exc}") from exc
@@ -420,10 +431,9 @@ class EnvoyProxy:
     def _routes_dump(self) -> dict[str, Any]:
         return self._admin_json("/config_dump", {"resource": "dynamic_route_configs"})
 
-    def _route_versions(self) -> dict[str, str | None]:
+    def _routes_current(self) -> bool:
         dump = self._routes_dump()
-        names = [config.STABLE] + ([config.PREVIEW] if self.preview_port is not None else [])
-        return {n: config.route_version_info(dump, n) for n in names}
+        return all(config.route_version_info(dump, n) == v for n, v in self._route_versions_written.items())
 
     def _active_clusters(self) -> dict[str, tuple[int, ...]]:
         return config.cluster_ports(self._admin_json("/clusters", {"format": "json"}))
@@ -439,13 +449,29 @@ class EnvoyProxy:
         """
         if not self.alive():
             return {}
-        weights = config.applied_route_weights(self._routes_dump(), config.STABLE) or {}
+        weights = self._weights_in(self._routes_dump())
         return {self._names.get(cluster, cluster): weight for cluster, weight in weights.items()}
 
+    @staticmethod
+    def _weights_in(dump: Mapping[str, Any]) -> dict[str, int]:
+        return config.applied_route_weights(dump, config.STABLE) or {}
+
     def wait_applied(self, weights: Mapping[str, int], timeout: float = 5.0) -> None:
-        """Return once Envoy routes by `weights` (zero weights mean no route), else ConfigNotApplied."""
+        """Return once Envoy routes by `weights` (zero weights mean no route), else ConfigNotApplied.
+
+        When `weights` are those of the last update, its preview and header routes are waited for too.
+        """
         expected = {v: w for v, w in weights.items() if w > 0}
-        self._wait(lambda: self.applied_weights() == expected, f"the weights {expected}", timeout)
+        with self._lock:
+            routes = dict(self._route_versions_written) if expected == self._routing.weights else {}
+
+        def applied() -> bool:
+            dump = self._routes_dump()
+            if {self._names.get(c, c): w for c, w in self._weights_in(dump).items()} != expected:
+                return False
+            return all(config.route_version_info(dump, n) == v for n, v in routes.items())
+
+        self._wait(applied, f"the weights {expected}", timeout)
 
     def cluster_stats(self) -> dict[str, ClusterStats]:
         """Version → what Envoy counted for it (only versions whose cluster exists now)."""

@@ -233,6 +233,7 @@ def _listener(route_name: str, address: str, port: int, rds_path: Path) -> dict[
         "codec_type": "AUTO",
         "use_remote_address": True,
         "request_headers_timeout": "10s",
+        "upgrade_configs": [{"upgrade_type": "websocket"}],
         "rds": {"route_config_name": route_name, "config_source": _config_source(rds_path)},
         "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER_TYPE}}],
     }
@@ -299,8 +300,9 @@ def bootstrap_document(
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         "static_resources": {"listeners": listeners},
         "dynamic_resources": {"cds_config": _config_source(layout.clusters)},
-        # Metric providers read /stats; flushing on each admin read makes histograms current there.
-        "stats_flush_on_admin": True,
+        # Histograms are merged at each flush; once a second keeps the latency quantiles that /stats
+        # shows at most a second old (a flush on admin reads would show the previous read's).
+        "stats_flush_interval": "1s",
         "stats_config": {
             "histogram_bucket_settings": [
                 {"match": {"suffix": suffix}, "buckets": list(LATENCY_BUCKETS_MS)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import random
 import socket
 from collections.abc import Collection
 
@@ -36,7 +37,8 @@ class PortAllocator:
             raise ValueError(f"invalid port range {low}-{high}")
         self.low = low
         self.high = high
-        self._next = low
+        # A random start: two agents on one machine with the same range rarely race for a port.
+        self._next = low + random.randrange(high - low + 1)
 
     def allocate(self, taken: Collection[int]) -> int:
         """The next free port of the range that is not in `taken`."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from clearance.agent.envoy import EnvoyProxy
 from sqlalchemy import delete, select
 
+from clearance.agent.envoy import EnvoyProxy
 from clearance.agent.replicas import ReplicaSupervisor
 from clearance.delivery.leases import worker_id
 from clearance.delivery.targets.base import DesiredState, ObservedState, desired_from_json, observed_to_json

@@ -30,6 +30,7 @@ def agent(
         err().print("agent stopped" if stopped else "no agent was running")
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per admin poll would drown the log
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -109,18 +109,16 @@ class Rollout:
     state: dict[str, Any] = field(default_factory=dict)
 
     # -- desired state ------------------------------------------------------------------------
-    def desired(self, weight: int) -> DesiredState:
+    def desired(self, weight: int, *, full_scale: bool = False) -> DesiredState:
+        """Stable and new version at `weight` % for the new one; `full_scale` gives the new version
+        all its replicas while the weights stay, so the final switch never lands on a cold fleet."""
         versions: list[VersionSpec] = []
         if self.stable is not None and self.stable != self.version and weight < 100:
             versions.append(VersionSpec(self.stable, self.replicas, 100 - weight, self.stable_env))
-        canary_replicas = (
-            self.replicas
-            if weight >= 100 or self.stable is None
-            else max(1, math.ceil(self.replicas * weight / 100))
-        )
-        versions.append(
-            VersionSpec(self.version, canary_replicas, weight if versions else 100, self.version_env)
-        )
+        scaled = full_scale or weight >= 100 or self.stable is None
+        canary_replicas = self.replicas if scaled else max(1, math.ceil(self.replicas * weight / 100))
+        new_weight = weight if versions else 100
+        versions.append(VersionSpec(self.version, canary_replicas, new_weight, self.version_env))
         header = self.version if isinstance(self.strategy, Canary) and self.strategy.header_route else None
         return DesiredState(
             project=self.ws.config.project,
@@ -136,28 +134,37 @@ class Rollout:
 
     # -- steps --------------------------------------------------------------------------------
     def set_weight(self, step: DeploymentStep, weight: int, deadline: float) -> None:
-        desired = self.desired(weight)
+        """Give the new version `weight` % of the traffic once enough of its replicas are ready.
+
+        Before taking all traffic, the new version is scaled to its full replica count at the
+        current weights: a switch to 100 % never lands on a fleet that is still starting."""
+        if weight >= 100 and self.stable is not None and self.stable != self.version:
+            self._converge(step, self.desired(int(self.state.get("weight", 0)), full_scale=True), deadline)
+        self._converge(step, self.desired(weight), deadline)
+        self.state["weight"] = weight
+
+    def _converge(self, step: DeploymentStep, desired: DesiredState, deadline: float) -> None:
         self.target.apply(desired)
-        wanted_new = next(v.replicas for v in desired.versions if v.version == self.version)
-        wanted_weight = next(v.weight for v in desired.versions if v.version == self.version)
+        new = next(v for v in desired.versions if v.version == self.version)
+        others = {v.version for v in desired.versions} - {self.version}
         last = ""
         while True:
             observed = self.observe()
             if observed is not None:
                 ready = observed.ready(self.version)
                 applied = observed.weight(self.version)
-                line = (
-                    f"{self.version}: {ready}/{wanted_new} ready, weight {applied}% (want {wanted_weight}%)"
-                )
-                if line != last:
-                    self.on_line(step, line)
-                    last = line
-                if ready >= wanted_new and applied == wanted_weight:
-                    self.state["weight"] = weight
+                text = f"{self.version}: {ready}/{new.replicas} ready, weight {applied}% (want {new.weight}%)"
+                if text != last:
+                    self.on_line(step, text)
+                    last = text
+                # Done when the new version is ready and routed as wanted, and (after a switch)
+                # no replica of a version that is no longer desired is still running.
+                retired = all(r.version == self.version or r.version in others for r in observed.replicas)
+                if ready >= new.replicas and applied == new.weight and retired:
                     return
                 if observed.error:
                     self._check_deadline(deadline, f"the target reports: {observed.error}")
-            self._check_deadline(deadline, self._not_ready_reason(observed, wanted_new))
+            self._check_deadline(deadline, self._not_ready_reason(observed, new.replicas))
             self.sleep()
 
     def _not_ready_reason(self, observed: ObservedState | None, wanted: int) -> str:
@@ -352,10 +359,8 @@ def run_rollout(
             _save_state(ws, deployment.id, {"step": position + 1})
         current_row = _mark(ws, rows[-1].id, StepState.RUNNING)
         on_step(current_row, False)
+        # The agent stops the stable replicas only once Envoy no longer routes to them.
         rollout.set_weight(current_row, 100, deadline)
-        # Only the new version remains desired: the agent retires the stable one after routing.
-        rollout.stable = None
-        rollout.target.apply(rollout.desired(100))
         current_row = _mark(ws, rows[-1].id, StepState.SUCCEEDED)
         on_step(current_row, True)
         return RolloutOutcome(True)

@@ -96,7 +96,9 @@ def test_a_crashed_replica_is_restarted(supervisor: ReplicaSupervisor) -> None:
     ("command", "reason"),
     [("false", "exited with status 1"), ("no-such-binary-for-clearance", "command not found")],
 )
-def test_a_command_that_exits_at_once_backs_off(supervisor: ReplicaSupervisor, command: str, reason: str) -> None:
+def test_a_command_that_exits_at_once_backs_off(
+    supervisor: ReplicaSupervisor, command: str, reason: str
+) -> None:
     supervisor.ensure("3.0.0", 1, spec(command), {})
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline:
@@ -127,15 +129,27 @@ def test_ready_only_after_the_startup_delay(supervisor: ReplicaSupervisor) -> No
     assert supervisor.status("5.0.0")[0].last_error == ""
 
 
+def listening_socket(first: int) -> socket.socket:
+    """A socket listening on the first free port from `first` on (outside the ephemeral range)."""
+    for port in range(first, first + 100):
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        sock.listen()
+        return sock
+    raise AssertionError("no free port to occupy")
+
+
 def test_ports_in_use_are_skipped_or_reported(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
+    with listening_socket(22000) as taken:
         busy = taken.getsockname()[1]
-        with ReplicaSupervisor(tmp_path, port_range=(busy, busy + 2)) as sup:
+        with ReplicaSupervisor(tmp_path, port_range=(busy, busy + 20)) as sup:
             sup.ensure("6.0.0", 1, spec(), {"VERSION": "6.0.0"})
             poll_until(sup, lambda: len(ready(sup, "6.0.0")) == 1, what="ready")
-            assert sup.status("6.0.0")[0].port == busy + 1
+            assert busy < sup.status("6.0.0")[0].port <= busy + 20
             # A command that ignores $PORT and binds a taken one fails at once and says so.
             sup.ensure("6.0.1", 1, spec(f"PORT={busy} {SAMPLE}"), {})
             poll_until(sup, lambda: "in use" in sup.status("6.0.1")[0].last_error, what="reported")

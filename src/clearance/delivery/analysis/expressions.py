@@ -187,6 +187,8 @@ def _check_node(source: str, node: ast.AST) -> None:
 
 
 def _check_call(source: str, node: ast.Call) -> None:
+    if isinstance(node.func, ast.Attribute):
+        raise InvalidExpression(source, "not allowed: attribute access ('.')")
     if not isinstance(node.func, ast.Name):
         raise InvalidExpression(source, "only the listed functions can be called: " + ", ".join(FUNCTIONS))
     name = node.func.id
@@ -238,7 +240,11 @@ class _Evaluator:
 
     def visit(self, node: ast.expr) -> Value:
         if isinstance(node, ast.Constant):
-            return node.value if isinstance(node.value, bool) else float(node.value)
+            constant = node.value
+            if isinstance(constant, bool):
+                return constant
+            if isinstance(constant, int | float):
+                return float(constant)
         if isinstance(node, ast.Name):
             return self.result if node.id == "result" else NAMES[node.id]
         if isinstance(node, ast.List | ast.Tuple):
@@ -314,8 +320,13 @@ def _comparison(op: ast.cmpop, left: Value, right: Value) -> Value:
         return found if isinstance(op, ast.In) else not found
     if isinstance(op, ast.Eq | ast.NotEq):
         want_equal = isinstance(op, ast.Eq)
-        return _broadcast(left, right, lambda a, b: (a == b) == want_equal, numbers_only=False)
+        # true is not 1 here: a state and a number are never equal.
+        return _broadcast(left, right, lambda a, b: _same(a, b) == want_equal, numbers_only=False)
     return _broadcast(left, right, _ORDER[type(op)])
+
+
+def _same(left: float, right: float) -> bool:
+    return isinstance(left, bool) == isinstance(right, bool) and left == right
 
 
 def _broadcast(
@@ -334,7 +345,7 @@ def _broadcast(
     elif left is None or right is None:
         raise EvaluationError("result has no value: use default(result, x)")
     try:
-        return fn(left, right)  # type: ignore[arg-type]  # booleans compare fine with == and !=
+        return fn(left, right)
     except ZeroDivisionError:
         raise EvaluationError("division by zero") from None
 

@@ -94,7 +94,9 @@ class EnvoyProvider:
             timeout = duration_setting(query.settings, "timeout", DEFAULT_TIMEOUT_SECONDS)
         except KeyError as exc:
             return Measurement(
-                started, self._clock(), error=f"the envoy metric needs {{{{{exc.args[0]}}}}}, which has no value here"
+                started,
+                self._clock(),
+                error=f"the envoy metric needs {{{{{exc.args[0]}}}}}, which has no value here",
             )
         except ValueError as exc:
             return Measurement(started, self._clock(), error=f"invalid envoy settings: {exc}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext import parse as parse_json_path
+from jsonpath_ng.ext.parser import parse as parse_json_path
 
 from clearance.delivery.metrics.base import (
     Measurement,

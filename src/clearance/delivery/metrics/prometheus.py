@@ -84,7 +84,9 @@ class PrometheusProvider:
         params = {"start": _unix(start), "end": _unix(started), "step": f"{step:g}"}
         return self._run(query, started, "query_range", params)
 
-    def _run(self, query: MetricQuery, started: datetime, endpoint: str, extra: dict[str, str]) -> Measurement:
+    def _run(
+        self, query: MetricQuery, started: datetime, endpoint: str, extra: dict[str, str]
+    ) -> Measurement:
         settings = query.settings
         try:
             promql = render(str(settings["query"]), query.variables)
@@ -128,20 +130,26 @@ def _value(answer: JsonAnswer, *, range_query: bool) -> MeasurementValue:
     if not isinstance(document, dict):
         raise _BadAnswer(f"Prometheus answered HTTP {answer.status} without JSON: {answer.excerpt()}")
     if document.get("status") != "success":
-        kind = document.get("errorType") or f"HTTP {answer.status}"
-        raise _BadAnswer(f"Prometheus refused the query ({kind}): {document.get('error', answer.excerpt())}")
-    data = document.get("data") or {}
-    kind, result = data.get("resultType"), data.get("result")
+        error_type = document.get("errorType") or f"HTTP {answer.status}"
+        reason = document.get("error", answer.excerpt())
+        raise _BadAnswer(f"Prometheus refused the query ({error_type}): {reason}")
+    data: Any = document.get("data") or {}
+    kind: Any = data.get("resultType")
+    result: Any = data.get("result")
     try:
         if kind == "scalar":
             return to_number(result[1])
         if kind == "vector":
             if not result:
-                raise _BadAnswer("empty result: the query matched no series (is there traffic, and the labels?)")
+                raise _BadAnswer(
+                    "empty result: the query matched no series (is there traffic, and the labels?)"
+                )
             return single_or_list([to_number(sample["value"][1]) for sample in result])
         if kind == "matrix":
             if not range_query:
-                raise _BadAnswer("the query gives a range vector: wrap it in a function such as rate(...[1m])")
+                raise _BadAnswer(
+                    "the query gives a range vector: wrap it in a function such as rate(...[1m])"
+                )
             return _one_series(result)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise _BadAnswer(f"Prometheus answered a {kind} this provider cannot read: {exc}") from None

@@ -44,7 +44,11 @@ def provider_types() -> list[str]:
 
 def get_provider(type_name: str) -> MetricProvider:
     """A new provider of this type; ConfigError naming the known types when there is none."""
-    return _factory(type_name)()
+    factory = _factory(type_name)
+    try:
+        return factory()
+    except Exception as exc:  # a plugin that cannot start is a config problem, whatever it raised
+        raise ConfigError([f"metric provider '{type_name}' cannot be created: {exc}"]) from exc
 
 
 class ProviderPool:
