@@ -123,7 +123,9 @@ class PrometheusServer:
 def start_prometheus(base: Path, targets: list[str]) -> PrometheusServer:
     binary = find_prometheus()
     if binary is None:
-        raise RuntimeError("prometheus not found: install Debian's `prometheus` package (make test does)")
+        raise RuntimeError(
+            "prometheus not found: run scripts/install-system-deps.sh (Debian package `prometheus`)"
+        )
     config = base / "prometheus.yml"
     listed = ", ".join(f"'{t}'" for t in targets)
     config.write_text(

@@ -40,23 +40,20 @@ def ensure_agent(ws: Workspace) -> None:
         "--config",
         str(ws.loaded.path),
     ]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ws.root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            env={**os.environ, "CLEARANCE_ACTOR": ws.actor},
-        )
+    # Started through a shell that backgrounds it and exits at once: the agent is nobody's child
+    # (it must outlive this command) and nothing here holds on to it.
+    launcher = subprocess.run(
+        ["/bin/sh", "-c", 'log="$1"; shift; "$@" >>"$log" 2>&1 </dev/null &', "sh", str(log_path), *command],
+        cwd=ws.root,
+        start_new_session=True,
+        env={**os.environ, "CLEARANCE_ACTOR": ws.actor},
+        capture_output=True,
+        check=False,
+    )
+    if launcher.returncode != 0:
+        raise OperationFailed(f"could not start the local agent: {launcher.stderr.decode(errors='replace')}")
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while live_agent(ws.store, ws.project_id) is None:
-        if process.poll() is not None:
-            raise OperationFailed(
-                f"the local agent exited at start (code {process.returncode})",
-                hint=f"see {log_path}",
-            )
         if time.monotonic() > deadline:
             raise OperationFailed("the local agent did not start in time", hint=f"see {log_path}")
         time.sleep(0.1)

@@ -152,6 +152,36 @@ def startup_error(log: str, exit_code: int | None) -> EnvoyFailed | PortInUse:
     )
 
 
+def _stop_orphan(layout: Layout) -> None:
+    """Stop the Envoy a previous agent started in this work directory and left running (a crash).
+
+    It still holds the ports; it is recognised by its command line naming this bootstrap, so a
+    process that merely reused its pid is left alone.
+    """
+    try:
+        pid = int(layout.pid_file.read_text(encoding="utf-8"))
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if str(layout.bootstrap).encode() not in command:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + _TERM_GRACE_SECONDS
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not _running(pid):
+            return
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie (state Z) has exited; only its parent has not collected it yet
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class EnvoyProxy:
     """One Envoy in front of the replicas of one service in one environment."""
 
@@ -203,6 +233,7 @@ class EnvoyProxy:
             if self.alive():
                 return
             binary = _resolve_binary(self._binary)
+            _stop_orphan(self.layout)
             for port in (self.port, self.preview_port, self._admin_port):
                 if port is not None:
                     _check_port_free(self.listen_address if port != self._admin_port else "127.0.0.1", port)
@@ -221,6 +252,7 @@ class EnvoyProxy:
                     )  # fmt: skip
                 except OSError as exc:
                     raise EnvoyMissing(f"cannot run Envoy at {binary}: {exc}", hint=INSTALL_HINT) from exc
+            self.layout.pid_file.write_text(str(self._process.pid), encoding="utf-8")
             try:
                 self._wait_ready(timeout)
             except BaseException:
@@ -353,14 +385,16 @@ class EnvoyProxy:
         changed |= self._write_clusters(self._cds_clusters | set(clusters))
         if running and changed:
             expected = {c: tuple(new.endpoints.get(v, ())) for c, v in clusters.items()}
-            self._wait(lambda: self._has_endpoints(expected), "the new clusters and endpoints")
+            self._wait(
+                lambda: self._active_clusters().items() >= expected.items(), "the clusters and endpoints"
+            )
         for route_name, document in self._route_documents(new).items():
             self._write(self.layout.routes(route_name), document)
             self._route_versions_written[route_name] = document["version_info"]
         if not stale:
             return
         if running:
-            self._wait(self._routes_current, "the routes")
+            self._wait(lambda: self._applied(None, self._route_versions_written), "the routes")
         self._write_clusters(set(clusters))
         if running:
             self._wait(lambda: not stale & set(self._active_clusters()), "the removal of old clusters")
@@ -431,16 +465,15 @@ class EnvoyProxy:
     def _routes_dump(self) -> dict[str, Any]:
         return self._admin_json("/config_dump", {"resource": "dynamic_route_configs"})
 
-    def _routes_current(self) -> bool:
-        dump = self._routes_dump()
-        return all(config.route_version_info(dump, n) == v for n, v in self._route_versions_written.items())
-
     def _active_clusters(self) -> dict[str, tuple[int, ...]]:
         return config.cluster_ports(self._admin_json("/clusters", {"format": "json"}))
 
-    def _has_endpoints(self, expected: Mapping[str, tuple[int, ...]]) -> bool:
-        active = self._active_clusters()
-        return all(active.get(cluster) == ports for cluster, ports in expected.items())
+    def _applied(self, weights: Mapping[str, int] | None, routes: Mapping[str, str]) -> bool:
+        """Envoy routes by these weights (None: any) and has these route configuration versions."""
+        dump = self._routes_dump()
+        if weights is not None and config.applied_route_weights(dump, config.STABLE, self._names) != weights:
+            return False
+        return all(config.route_version_info(dump, name) == v for name, v in routes.items())
 
     def applied_weights(self) -> dict[str, int]:
         """Version → weight (> 0) of the stable port as Envoy applies it now.
@@ -449,12 +482,7 @@ class EnvoyProxy:
         """
         if not self.alive():
             return {}
-        weights = self._weights_in(self._routes_dump())
-        return {self._names.get(cluster, cluster): weight for cluster, weight in weights.items()}
-
-    @staticmethod
-    def _weights_in(dump: Mapping[str, Any]) -> dict[str, int]:
-        return config.applied_route_weights(dump, config.STABLE) or {}
+        return config.applied_route_weights(self._routes_dump(), config.STABLE, self._names) or {}
 
     def wait_applied(self, weights: Mapping[str, int], timeout: float = 5.0) -> None:
         """Return once Envoy routes by `weights` (zero weights mean no route), else ConfigNotApplied.
@@ -464,14 +492,7 @@ class EnvoyProxy:
         expected = {v: w for v, w in weights.items() if w > 0}
         with self._lock:
             routes = dict(self._route_versions_written) if expected == self._routing.weights else {}
-
-        def applied() -> bool:
-            dump = self._routes_dump()
-            if {self._names.get(c, c): w for c, w in self._weights_in(dump).items()} != expected:
-                return False
-            return all(config.route_version_info(dump, n) == v for n, v in routes.items())
-
-        self._wait(applied, f"the weights {expected}", timeout)
+        self._wait(lambda: self._applied(expected, routes), f"the weights {expected}", timeout)
 
     def cluster_stats(self) -> dict[str, ClusterStats]:
         """Version → what Envoy counted for it (only versions whose cluster exists now)."""

@@ -3,14 +3,14 @@
 Pure functions only (no files, no processes): `clearance.agent.envoy` writes what these return and
 reads Envoy's admin answers back through the parsers at the end of this module.
 
-Shape of the configuration (see `clearance.agent.envoy` for why it is shaped this way):
+Shape of the configuration (`clearance.agent.envoy` says why), as files in the proxy's workdir:
 
-    bootstrap (static)   listener "stable" on the service port ─┐   listener "preview" (optional)
-                         HTTP connection manager, routes by RDS  │   routes by RDS
-    rds/stable.json      header route (x-canary: always) first, then the weighted route
-    rds/preview.json     the preview version alone
-    cds/clusters.json    one EDS cluster per version
-    eds/<cluster>.json   that version's ready replicas on 127.0.0.1
+    bootstrap.json         admin on 127.0.0.1, static listeners "stable" (the service port) and
+                           "preview" (optional), each routing by RDS; clusters by CDS
+    xds/rds/stable.json    the header route (x-canary: always) first, then the weighted route
+    xds/rds/preview.json   the preview version alone
+    xds/cds/clusters.json  one EDS cluster per version
+    xds/eds/<cluster>.json that version's ready replicas on 127.0.0.1
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ UPSTREAM_HOST = "127.0.0.1"
 
 _CONNECT_TIMEOUT = "1s"  # replicas are local: a connect that takes longer is a failure worth seeing
 _ROUTE_TIMEOUT = "60s"  # a hung replica answers 504 after this, and analysis counts it
-# Below the keep-alive timeout of common app servers (uvicorn, node: 5 s), so Envoy closes an idle
-# upstream connection before the replica does and never sends a request into a closing socket.
+# Below the keep-alive timeout of common app servers (uvicorn, node: 5 s), so Envoy usually closes
+# an idle upstream connection before the replica does, rather than send a request into a closing one.
 _UPSTREAM_IDLE_TIMEOUT = "4s"
 _MAX_DOWNSTREAM_CONNECTIONS = 50_000
 # Upper bounds in ms for latency histograms (Envoy's quantiles are exact-ish either way; buckets
@@ -264,6 +264,10 @@ class Layout:
         return self.workdir / "envoy.log"
 
     @property
+    def pid_file(self) -> Path:
+        return self.workdir / "envoy.pid"
+
+    @property
     def admin_address(self) -> Path:
         return self.workdir / "admin-address"
 
@@ -323,10 +327,13 @@ def bootstrap_document(
     }
 
 
-def applied_route_weights(config_dump: Mapping[str, Any], route_name: str) -> dict[str, int] | None:
-    """Cluster → weight of the weighted route in a `/config_dump?resource=dynamic_route_configs`.
+def applied_route_weights(
+    config_dump: Mapping[str, Any], route_name: str, names: Mapping[str, str]
+) -> dict[str, int] | None:
+    """Version → weight of the weighted route in a `/config_dump?resource=dynamic_route_configs`.
 
-    None when Envoy has not loaded that route configuration; `{}` while it answers 503.
+    `names` maps cluster → version. None when Envoy has not loaded that route configuration; `{}`
+    while it answers 503.
     """
     for entry in config_dump.get("configs", []):
         config = entry.get("route_config", {})
@@ -337,10 +344,11 @@ def applied_route_weights(config_dump: Mapping[str, Any], route_name: str) -> di
                 if route.get("name") != WEIGHTED_ROUTE:
                     continue
                 action = route.get("route", {})
-                if "cluster" in action:
-                    return {str(action["cluster"]): 100}
                 clusters = action.get("weighted_clusters", {}).get("clusters", [])
-                return {str(c["name"]): int(c.get("weight", 0)) for c in clusters if int(c.get("weight", 0))}
+                if "cluster" in action:
+                    clusters = [{"name": action["cluster"], "weight": 100}]
+                weights = {str(c["name"]): int(c.get("weight", 0)) for c in clusters}
+                return {names.get(c, c): w for c, w in weights.items() if w > 0}
         return {}
     return None
 

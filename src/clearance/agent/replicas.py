@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import http.client
 import os
 import re
@@ -99,7 +100,6 @@ class ReplicaSupervisor:
         self._last_seq: dict[str, int] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._next_log_check = 0.0
-        self._in_child = _child_setup()
 
     def __enter__(self) -> ReplicaSupervisor:
         return self
@@ -142,7 +142,7 @@ class ReplicaSupervisor:
             self._wait_stopped(lambda r: r.version == version)
 
     def stop_all(self) -> None:
-        """Stop every replica and wait until none is left, however long draining takes."""
+        """Stop every replica and wait until none is left (at most the longest drain_timeout + 5 s)."""
         for version in list(self._replicas):
             self.stop_version(version, wait=False)
         self._wait_stopped(lambda r: True)
@@ -218,7 +218,7 @@ class ReplicaSupervisor:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=self._in_child,
+                    preexec_fn=_child_setup(),
                 )
             except OSError as exc:
                 reason = f"cannot start `{spec.command}` in {spec.cwd}: {exc.strerror or exc}"
@@ -374,11 +374,16 @@ def _probe(port: int, health: HealthSpec) -> tuple[bool, str]:
 # -- processes -------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    # Loaded in the parent, once: loading a library between fork and exec may deadlock.
+    return ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
 def _child_setup() -> Callable[[], None]:
     """What the forked child runs before exec: die with the thread that started it (Linux)."""
     parent = os.getpid()
-    # libc is loaded here, in the parent: loading a library between fork and exec may deadlock.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+    prctl = _prctl()
 
     def in_child() -> None:
         if prctl is not None:

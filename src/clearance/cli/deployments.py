@@ -11,6 +11,7 @@ from rich.table import Table
 from clearance.cli.options import Actor, ConfigPath, Json, Wait
 from clearance.cli.output import age, emit_json, err, local_time, out, state_text
 from clearance.cli.progress import ConsoleProgress
+from clearance.delivery import interventions
 from clearance.delivery import rollback as rollback_service
 from clearance.delivery import service as delivery
 from clearance.delivery.views import (
@@ -69,15 +70,27 @@ def deploy(
 
 
 def promote(
-    release: Annotated[str, typer.Argument(help="The release's version.")],
+    target: Annotated[
+        str, typer.Argument(help="A release version (next lifecycle phase) or a deployment id.")
+    ],
+    full: Annotated[
+        bool, typer.Option("--full", help="Deployment: skip the remaining steps to 100 %.")
+    ] = False,
     wait: Wait = False,
     actor: Actor = None,
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
-    """Deploy a release to the next phase of its lifecycle (then any auto-deploy phase after it)."""
+    """Promote a release to the next phase of its lifecycle, or a paused rollout to its next step."""
     ws = open_workspace(config, actor=actor)
-    _finish(delivery.promote(ws, release, wait=wait, progress=ConsoleProgress()), as_json)
+    if target.isdigit():
+        deployment = interventions.promote(ws, int(target), full=full)
+        if as_json:
+            emit_json({"deployment": deployment_summary(deployment), "requested": "promote", "full": full})
+        else:
+            err().print(f"promotion of deployment {deployment.id} requested{' (full)' if full else ''}")
+        return
+    _finish(delivery.promote(ws, target, wait=wait, progress=ConsoleProgress()), as_json)
 
 
 def rollback(

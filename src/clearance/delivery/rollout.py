@@ -11,11 +11,15 @@ When a step fails (replicas never ready, analysis failed, deadline passed, abort
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from clearance.agent.envoy_config import cluster_name
+from clearance.delivery.analysis.runs import AnalysisPhase, AnalysisRun, MetricMeasurement
+from clearance.delivery.metrics.registry import ProviderPool
 from clearance.delivery.states import StepState, advance_step
 from clearance.delivery.targets.base import (
     DesiredState,
@@ -28,7 +32,7 @@ from clearance.delivery.targets.base import (
 from clearance.errors import UsageError
 from clearance.project.rollout import AllAtOnce, Canary, CanaryStep, RunSpec, Strategy
 from clearance.store import Deployment, DeploymentStep
-from clearance.store.tables import utcnow
+from clearance.store.tables import MeasurementRow, utcnow
 
 if TYPE_CHECKING:
     from clearance.workspace import Workspace
@@ -86,6 +90,8 @@ def service_spec(ws: Workspace, run: RunSpec, environment: str, preview_port: in
         preview_port=preview_port,
         drain_timeout=run.drain_timeout,
         cwd=str(ws.root),
+        # The Python clearance runs on, so `$CLEARANCE_PYTHON -m …` works without a PATH of its own.
+        env=(("CLEARANCE_PYTHON", sys.executable),),
     )
 
 
@@ -107,6 +113,8 @@ class Rollout:
     stable: str | None = None
     stable_env: tuple[tuple[str, str], ...] = ()
     state: dict[str, Any] = field(default_factory=dict)
+    # One pool per rollout: providers that remember counters between measurements (envoy) keep them.
+    providers: ProviderPool = field(default_factory=ProviderPool)
 
     # -- desired state ------------------------------------------------------------------------
     def desired(self, weight: int, *, full_scale: bool = False) -> DesiredState:
@@ -208,6 +216,90 @@ class Rollout:
             if duration is not None and time.monotonic() - started >= duration and not self.state["paused"]:
                 return
             self.sleep()
+
+    def hold_if_paused(self, step: DeploymentStep) -> None:
+        """`clearance pause` holds the rollout before its next step until `clearance resume`."""
+        self.check_flags()
+        if not self.state.get("paused"):
+            return
+        self.on_line(step, f"paused on request: `clearance resume {self.deployment_id}` continues")
+        while self.state.get("paused"):
+            self.sleep()
+            self.check_flags()
+
+    def analyse(self, step: DeploymentStep, template_name: str) -> None:
+        """Run an analysis template against the new version; fail the rollout unless it succeeds.
+
+        Every measurement is stored. An inconclusive result waits for a person: promote goes on,
+        abort goes back."""
+        template = self.ws.config.analysis_template(template_name)
+        assert template is not None  # the config check refuses unknown templates
+        observed = self.observe()
+        variables = {
+            "project": self.ws.config.project,
+            "service": self.service,
+            "environment": self.environment,
+            "version": self.version,
+            "baseline_version": self.stable or "",
+            "cluster": cluster_name(self.version),
+            "baseline_cluster": cluster_name(self.stable) if self.stable else "",
+            "proxy_admin_url": (observed.proxy_admin_url if observed else None) or "",
+        }
+        run = AnalysisRun(template, variables, self.providers, started_at=utcnow())
+        history: list[MetricMeasurement] = []
+        while True:
+            self.check_flags()
+            tick = run.tick(history)
+            if tick.taken:
+                self._store_measurements(step, template.name, tick.taken)
+                history += tick.taken
+            if tick.completed:
+                break
+            wait = (tick.next_due - utcnow()).total_seconds() if tick.next_due else POLL_SECONDS
+            end = time.monotonic() + max(0.0, wait)
+            while time.monotonic() < end:
+                self.check_flags()
+                time.sleep(min(POLL_SECONDS, max(0.0, end - time.monotonic())))
+        if tick.phase == AnalysisPhase.SUCCESSFUL:
+            self.on_line(step, f"analysis {template.name}: successful")
+            return
+        values = [
+            {
+                "metric": m.metric,
+                "phase": m.phase.value,
+                "value": m.to_record()["value"]["result"],
+                "error": m.error,
+            }
+            for m in history
+        ]
+        reason = f"analysis {template.name} {tick.phase.value}: {tick.summary()}"
+        if tick.phase == AnalysisPhase.INCONCLUSIVE:
+            self.on_line(
+                step,
+                f"{reason} — waiting for a decision: `clearance promote {self.deployment_id}` "
+                f"or `clearance abort {self.deployment_id}`",
+            )
+            self.pause(step, None)
+            return
+        raise RolloutFailed(
+            reason, {"analysis": template.name, "phase": tick.phase.value, "measurements": values}
+        )
+
+    def _store_measurements(
+        self, step: DeploymentStep, template: str, taken: list[MetricMeasurement]
+    ) -> None:
+        with self.ws.store.transaction() as session:
+            for m in taken:
+                session.add(
+                    MeasurementRow(
+                        deployment_id=self.deployment_id, step_id=step.id, analysis=template, **m.to_record()
+                    )
+                )
+        for m in taken:
+            shown = m.to_record()["value"]["result"]
+            self.on_line(
+                step, f"{m.metric} = {shown} → {m.phase.value}" + (f" ({m.error})" if m.error else "")
+            )
 
     def sleep(self) -> None:
         time.sleep(POLL_SECONDS)
@@ -343,17 +435,23 @@ def run_rollout(
     try:
         for position, (row, step) in enumerate(zip(rows[:-1], canary_steps(strategy), strict=True)):
             rollout.check_flags()
-            if rollout.state.get("full"):
-                _mark(ws, row.id, StepState.SKIPPED, "promoted in full")
+            if rollout.state.get("full") or stable is None:
+                # Like Argo Rollouts: with no stable version there is nothing to shift traffic from.
+                why = (
+                    "promoted in full" if stable is not None else "first version here: goes straight to 100%"
+                )
+                _mark(ws, row.id, StepState.SKIPPED, why)
                 continue
             current_row = _mark(ws, row.id, StepState.RUNNING)
             on_step(current_row, False)
+            rollout.hold_if_paused(current_row)
             if step.set_weight is not None:
                 rollout.set_weight(current_row, step.set_weight, deadline)
             elif step.pause is not None:
                 rollout.pause(current_row, step.pause.duration)
             else:
-                raise RolloutFailed("analysis steps are not available yet")
+                assert step.analysis is not None
+                rollout.analyse(current_row, step.analysis.template)
             current_row = _mark(ws, row.id, StepState.SUCCEEDED)
             on_step(current_row, True)
             _save_state(ws, deployment.id, {"step": position + 1})

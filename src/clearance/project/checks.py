@@ -32,6 +32,7 @@ def cross_check(data: dict[str, object], line_of: LineOf) -> list[Problem]:
     problems += _process(data, known_envs, known_services, line_of)
     problems += _variables(data, known_envs, line_of)
     problems += _ports(data, known_envs, line_of)
+    problems += _analysis_references(data)
     return problems
 
 
@@ -205,4 +206,32 @@ def _ports(data: dict[str, object], known_envs: list[str] | None, line_of: LineO
                 f"the preview of {env.get('name')}",
                 ("environments", index, "strategy", "preview_port"),
             )
+    return problems
+
+
+def _analysis_references(data: dict[str, object]) -> list[Problem]:
+    """Every `analysis: {template: …}` of a strategy names a template of `analysis_templates`."""
+    templates = [name for _, name in _named(data, "analysis_templates")]
+    problems: list[Problem] = []
+    for index, env in _entries(data, "environments"):
+        strategy = env.get("strategy")
+        if not isinstance(strategy, dict):
+            continue
+        base: KeyPath = ("environments", index, "strategy")
+        refs: list[tuple[KeyPath, object]] = [
+            ((*base, key), strategy.get(key))
+            for key in ("background_analysis", "pre_promotion_analysis", "post_promotion_analysis")
+        ]
+        steps = strategy.get("steps")
+        if isinstance(steps, list):
+            refs += [
+                ((*base, "steps", i, "analysis"), step.get("analysis"))
+                for i, step in enumerate(steps)
+                if isinstance(step, dict)
+            ]
+        for path, ref in refs:
+            name = ref.get("template") if isinstance(ref, dict) else None
+            if isinstance(name, str) and name not in templates:
+                hint = did_you_mean(name, templates) if templates else " (no analysis_templates are defined)"
+                problems.append(((*path, "template"), f"unknown analysis template '{name}'{hint}"))
     return problems

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from clearance.delivery.analysis.templates import AnalysisTemplate
 from clearance.project.durations import parse_duration
 from clearance.project.rollout import RunSpec, Strategy, default_strategy
 
@@ -220,6 +221,8 @@ class ProjectConfig(_Model):
     hotfix_lifecycle: Lifecycle | None = None
     process: tuple[ScriptStep, ...] = ()
     variables: tuple[Variable, ...] = ()
+    # Metrics checked during rollouts (Argo Rollouts' AnalysisTemplate, in clearance.yaml).
+    analysis_templates: tuple[AnalysisTemplate, ...] = ()
 
     @field_validator("version", mode="before")
     @classmethod
@@ -230,6 +233,9 @@ class ProjectConfig(_Model):
 
     def environment(self, name: str) -> Environment | None:
         return next((env for env in self.environments if env.name == name), None)
+
+    def analysis_template(self, name: str) -> AnalysisTemplate | None:
+        return next((t for t in self.analysis_templates if t.name == name), None)
 
     def service(self, name: str) -> Service | None:
         return next((service for service in self.services if service.name == name), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -171,3 +172,30 @@ def test_stop_all_leaves_no_process(tmp_path: Path) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)  # nor any child of theirs
+
+
+AGENT = """
+import sys, time
+from pathlib import Path
+from clearance.agent.replicas import ReplicaSupervisor
+from clearance.delivery.targets.base import ServiceSpec
+sup = ReplicaSupervisor(Path(sys.argv[1]))
+sup.ensure("8.0.0", 2, ServiceSpec(command=sys.argv[2], port=1), {})
+print(" ".join(str(r.pid) for r in sup.status()), flush=True)
+time.sleep(60)
+"""
+
+
+def test_replicas_die_with_the_agent(tmp_path: Path) -> None:
+    agent = subprocess.Popen(
+        [sys.executable, "-c", AGENT, str(tmp_path), SAMPLE], stdout=subprocess.PIPE, text=True
+    )
+    assert agent.stdout is not None
+    pids = [int(pid) for pid in agent.stdout.readline().split()]
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
+    agent.kill()  # no chance to clean up
+    agent.communicate(timeout=5)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in pids)

@@ -177,8 +177,9 @@ def test_applied_weights_are_read_from_the_route_dump() -> None:
     dump = {"configs": [{"version_info": "abc", "route_config": _resource(
         config.route_document("web", config.STABLE, {"1.0.0": 25, "2.0.0": 75}, header="2.0.0")
     )}]}  # fmt: skip
-    assert config.applied_route_weights(dump, config.STABLE) == {"1_0_0": 25, "2_0_0": 75}
-    assert config.applied_route_weights(dump, config.PREVIEW) is None
+    names = {"1_0_0": "1.0.0"}
+    assert config.applied_route_weights(dump, config.STABLE, names) == {"1.0.0": 25, "2_0_0": 75}
+    assert config.applied_route_weights(dump, config.PREVIEW, names) is None
     assert config.route_version_info(dump, config.STABLE) == "abc"
 
 

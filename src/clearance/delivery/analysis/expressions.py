@@ -47,39 +47,13 @@ class EvaluationError(ValueError):
     """A valid condition that cannot be evaluated on this result (the measurement is an error)."""
 
 
+# Every other node type is refused; these are all a condition needs.
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
-    ast.Expression,
-    ast.BoolOp,
-    ast.And,
-    ast.Or,
-    ast.UnaryOp,
-    ast.Not,
-    ast.USub,
-    ast.UAdd,
-    ast.BinOp,
-    ast.Add,
-    ast.Sub,
-    ast.Mult,
-    ast.Div,
-    ast.Mod,
-    ast.Pow,
-    ast.Compare,
-    ast.Eq,
-    ast.NotEq,
-    ast.Lt,
-    ast.LtE,
-    ast.Gt,
-    ast.GtE,
-    ast.In,
-    ast.NotIn,
-    ast.Call,
-    ast.Name,
-    ast.Load,
-    ast.Constant,
-    ast.Subscript,
-    ast.List,
-    ast.Tuple,
-)
+    ast.Expression, ast.Constant, ast.Name, ast.Load, ast.List, ast.Tuple, ast.Subscript, ast.Call,
+    ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Pow,
+    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+)  # fmt: skip
 
 _DESCRIPTIONS: dict[type[ast.AST], str] = {
     ast.Attribute: "attribute access ('.')",
@@ -170,10 +144,8 @@ def _check_node(source: str, node: ast.AST) -> None:
     if not isinstance(node, _ALLOWED_NODES):
         what = _DESCRIPTIONS.get(type(node), type(node).__name__)
         raise InvalidExpression(source, f"not allowed: {what}")
-    if isinstance(node, ast.Constant) and not isinstance(node.value, int | float):
-        if isinstance(node.value, str | bytes):
-            raise InvalidExpression(source, "text literals are not allowed; compare numbers")
-        raise InvalidExpression(source, f"the constant {node.value!r} is not allowed")
+    if isinstance(node, ast.Constant):
+        _check_constant(source, node.value)
     if isinstance(node, ast.Name) and node.id not in NAMES and node.id != "result":
         if node.id in FUNCTIONS:
             raise InvalidExpression(source, f"'{node.id}' is a function: call it, e.g. {node.id}(result)")
@@ -184,6 +156,17 @@ def _check_node(source: str, node: ast.AST) -> None:
         exponent = _constant_number(node.right)
         if exponent is not None and abs(exponent) > MAX_EXPONENT:
             raise InvalidExpression(source, f"exponent {exponent:g} is too large (at most {MAX_EXPONENT:g})")
+
+
+def _check_constant(source: str, value: object) -> None:
+    if isinstance(value, str | bytes):
+        raise InvalidExpression(source, "text literals are not allowed; compare numbers")
+    if not isinstance(value, int | float):
+        raise InvalidExpression(source, f"the constant {value!r} is not allowed")
+    try:
+        float(value)
+    except OverflowError:  # an integer literal beyond the range of floats
+        raise InvalidExpression(source, "a number is too large") from None
 
 
 def _check_call(source: str, node: ast.Call) -> None:

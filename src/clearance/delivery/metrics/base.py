@@ -9,9 +9,8 @@ Queries are text templates: `{{service}}`, `{{version}}`, ... are replaced by th
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -148,10 +147,6 @@ def single_or_list(values: list[float]) -> MeasurementValue:
     return values[0] if len(values) == 1 else values
 
 
-def is_nan(value: float) -> bool:
-    return math.isnan(value)
-
-
 @dataclass
 class ScriptedProvider:
     """A provider answering from a script of values or errors: for tests and dry runs, no backend.
@@ -185,8 +180,3 @@ class ScriptedProvider:
         if isinstance(answer, Exception):
             return Measurement(now, now, error=str(answer))
         return Measurement(now, now, value=answer)
-
-
-def finite_or_text(values: Iterable[float]) -> list[float | str]:
-    """Values with NaN and infinities as text, for JSON documents (PostgreSQL refuses bare NaN)."""
-    return [v if math.isfinite(v) else str(v) for v in values]

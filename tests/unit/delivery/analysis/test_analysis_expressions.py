@@ -80,6 +80,7 @@ def test_conditions_argo_users_write(
         ("result // 2", "not allowed: '//'"),
         ("result is None", "not allowed: 'is'"),
         ("None", "the constant None is not allowed"),
+        ("result < 1" + "0" * 400, "a number is too large"),
         ("", "it is empty"),
         ("result <", "not a valid expression"),
         ("(" * 300 + "1" + ")" * 300, "not a valid expression (too many nested parentheses)"),

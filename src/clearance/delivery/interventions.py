@@ -1,0 +1,73 @@
+"""People steering a running rollout: promote, abort, pause and resume.
+
+Each writes a request into the deployment's `rollout` record and audits it; the engine driving the
+rollout reads the requests on its next round. A finished deployment cannot be steered (exit 3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clearance.audit.service import record
+from clearance.delivery.states import DeploymentState
+from clearance.delivery.views import get_deployment
+from clearance.errors import Refused
+from clearance.store import Deployment
+from clearance.workspace import Workspace
+
+_ACTIVE = (DeploymentState.QUEUED.value, DeploymentState.RUNNING.value)
+
+
+def _request(ws: Workspace, deployment_id: int, action: str, changes: dict[str, Any]) -> Deployment:
+    with ws.store.transaction() as session:
+        deployment = get_deployment(session, ws.project_id, deployment_id)
+        if deployment.state not in _ACTIVE:
+            raise Refused(
+                f"cannot {action} deployment {deployment_id}: it is {deployment.state.replace('_', ' ')}",
+                code="deployment-finished",
+                hint="only a queued or running deployment can be steered",
+            )
+        if not deployment.strategy:
+            raise Refused(
+                f"cannot {action} deployment {deployment_id}: it has no rollout (its service has no `run:`)",
+                code="no-rollout",
+            )
+        rollout = dict(deployment.rollout or {})
+        for key, value in changes.items():
+            rollout[key] = rollout.get(key, 0) + 1 if value == "+1" else value
+        deployment.rollout = rollout
+        record(
+            session,
+            actor=ws.actor,
+            tag=f"deployment:{action}-requested",
+            subject=f"deployment:{deployment.id}",
+            data={
+                "deployment_id": deployment.id,
+                "version": deployment.release.version,
+                "environment": deployment.environment,
+                "service": deployment.service,
+                **{k: rollout[k] for k in changes},
+            },
+        )
+        return deployment
+
+
+def promote(ws: Workspace, deployment_id: int, *, full: bool = False) -> Deployment:
+    """End the current pause (or, with `full`, skip every remaining step to 100 %)."""
+    changes: dict[str, Any] = {"promote": "+1", "paused": False}
+    if full:
+        changes["full"] = True
+    return _request(ws, deployment_id, "promote", changes)
+
+
+def abort(ws: Workspace, deployment_id: int) -> Deployment:
+    """Send all traffic back to the stable version and stop the new one."""
+    return _request(ws, deployment_id, "abort", {"abort": True, "abort_by": ws.actor})
+
+
+def pause(ws: Workspace, deployment_id: int) -> Deployment:
+    return _request(ws, deployment_id, "pause", {"paused": True})
+
+
+def resume(ws: Workspace, deployment_id: int) -> Deployment:
+    return _request(ws, deployment_id, "resume", {"paused": False})

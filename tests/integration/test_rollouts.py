@@ -1,0 +1,223 @@
+"""Progressive delivery on this machine: real replicas of the bundled sample service behind a real
+Envoy, driven by the local agent, while a load generator keeps calling the stable port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from clearance.demo.loadgen import LoadGenerator
+from support.cli import CliRunner, clearance_command
+from support.store import execute
+
+from .conftest import Project
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(
+    port: int,
+    strategy: str,
+    *,
+    command: str = "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service",
+    deadline: str = "20s",
+) -> str:
+    return f"""\
+project: shop
+services:
+  - name: web
+    run:
+      command: {command}
+      port: {port}
+      replicas: 2
+      health: {{path: /health, interval: 200ms, timeout: 1s}}
+      drain_timeout: 2s
+environments:
+  - name: prod
+    strategy:
+{strategy}      progress_deadline: {deadline}
+lifecycle:
+  phases:
+    - environments: [prod]
+"""
+
+
+CANARY = """\
+      type: canary
+      steps:
+        - set_weight: 25
+        - pause: {duration: 1s}
+        - set_weight: 50
+        - pause: {duration: 1s}
+"""
+
+
+@pytest.fixture
+def agent_stopper(cli: CliRunner, project: Project) -> Iterator[None]:
+    yield
+    cli("agent", "--stop")
+
+
+def _versions(port: int, n: int = 20) -> set[str]:
+    with httpx.Client() as client:
+        return {client.get(f"http://127.0.0.1:{port}/version").text.strip() for _ in range(n)}
+
+
+def test_a_canary_shifts_traffic_step_by_step_without_failed_requests(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port = _free_port()
+    project.write_config(_config(port, CANARY))
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0  # the first version goes straight in
+    assert _versions(port) == {"1.0.0"}
+    assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
+    with LoadGenerator(f"http://127.0.0.1:{port}/", rate=40, connections=4) as load:
+        result = cli("deploy", "1.1.0", "--to", "prod", "--json")
+        report = load.stop()
+    assert result.exit_code == 0, result
+    assert report.failed == 0 and set(report.by_status) == {200}, report.render()
+    assert set(report.by_version) == {"1.0.0", "1.1.0"}  # both served during the canary
+    assert _versions(port) == {"1.1.0"}
+    [deployment] = result.json()["deployments"]
+    shown = cli("deployment", "show", str(deployment["id"]), "--json").json()["deployment"]
+    assert [(s["name"], s["state"]) for s in shown["steps"]] == [
+        ("set weight 25%", "succeeded"),
+        ("pause 1s", "succeeded"),
+        ("set weight 50%", "succeeded"),
+        ("pause 1s", "succeeded"),
+        ("finish: new version takes all traffic, stable retires", "succeeded"),
+    ]
+    assert "1.1.0: 1/1 ready, weight 25% (want 25%)" in shown["steps"][0]["output"]
+    # The stable version's replicas are gone, not merely unrouted.
+    observed = execute(project.database_url, "SELECT observed FROM target_observations")
+    assert observed and "1.0.0" not in str(observed[0][0])
+
+
+def test_a_version_that_never_gets_healthy_is_rolled_back_and_traffic_never_moves(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port = _free_port()
+    command = (
+        'if [ "$CLEARANCE_RELEASE_VERSION" = 2.0.0 ]; then export FAULT_FAIL_HEALTH=1; fi; '
+        "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service"
+    )
+    project.write_config(_config(port, CANARY, command=f"'{command}'", deadline="4s"))
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    assert cli("release", "create", "2.0.0", "--no-deploy").exit_code == 0
+    with LoadGenerator(f"http://127.0.0.1:{port}/", rate=40, connections=4) as load:
+        result = cli("deploy", "2.0.0", "--to", "prod", "--json")
+        report = load.stop()
+    assert result.exit_code == 1, result
+    [deployment] = result.json()["deployments"]
+    assert deployment["state"] == "rolled_back"
+    assert "progress deadline exceeded" in deployment["reason"]
+    assert "503" in deployment["reason"]  # the health check's answer is in the reason
+    assert report.failed == 0 and report.by_version == {"1.0.0": report.ok}, report.render()
+    assert _versions(port) == {"1.0.0"}
+    tags = [e["tag"] for e in cli("audit", "list", "--json").json()["entries"]]
+    assert "deployment:rolled-back" in tags
+
+
+def test_abort_sends_traffic_back_and_a_finished_deployment_cannot_be_steered(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port = _free_port()
+    paused = "      type: canary\n      steps:\n        - set_weight: 50\n        - pause: {}\n"
+    project.write_config(_config(port, paused, deadline="60s"))
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
+    env = {"CLEARANCE_ACTOR": "alice"}
+    if project.backend == "postgresql":
+        env["CLEARANCE_DATABASE_URL"] = project.database_url
+    deploying = subprocess.Popen(
+        [*clearance_command(), "deploy", "1.1.0", "--to", "prod"],
+        cwd=project.root,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while _versions(port) != {"1.0.0", "1.1.0"}:
+            assert time.monotonic() < deadline, "the canary never took traffic"
+            time.sleep(0.2)
+        assert cli("abort", "2", "--actor", "bob").exit_code == 0
+        _, err = deploying.communicate(timeout=60)
+    finally:
+        if deploying.poll() is None:
+            deploying.kill()
+    assert deploying.returncode == 1, err
+    assert "aborted by bob" in err
+    assert _versions(port) == {"1.0.0"}
+    refused = cli("promote", "2")
+    assert refused.exit_code == 3
+    assert "it is rolled back" in refused.stderr
+
+
+ANALYSED = """\
+      type: canary
+      steps:
+        - set_weight: 50
+        - analysis: {template: errors}
+"""
+TEMPLATES = """\
+analysis_templates:
+  - name: errors
+    metrics:
+      - name: error-rate
+        provider: {type: envoy, metric: error_rate}
+        interval: 1s
+        count: 3
+        initial_delay: 1s
+        success_condition: result < 0.05
+"""
+
+
+def test_analysis_failing_on_the_canarys_5xx_rolls_back_automatically(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port = _free_port()
+    command = ('if [ "$CLEARANCE_RELEASE_VERSION" = 1.2.0 ]; then export FAULT_ERROR_RATE=0.2; fi; '
+               "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service")
+    project.write_config(_config(port, ANALYSED, command=f"'{command}'") + TEMPLATES)
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
+    assert cli("release", "create", "1.2.0", "--no-deploy").exit_code == 0
+    with LoadGenerator(f"http://127.0.0.1:{port}/", rate=60, connections=4) as load:
+        healthy = cli("deploy", "1.1.0", "--to", "prod", "--json")
+        faulty = cli("deploy", "1.2.0", "--to", "prod", "--json")
+        report = load.stop()
+    assert healthy.exit_code == 0, healthy
+    assert faulty.exit_code == 1, faulty
+    [deployment] = faulty.json()["deployments"]
+    assert deployment["state"] == "rolled_back"
+    assert "analysis errors failed" in deployment["reason"]
+    assert _versions(port) == {"1.1.0"}
+    assert report.failed == 0, report.render()
+    # Every measurement is stored, the failing ones with their values.
+    rows = execute(project.database_url,
+                   "SELECT deployment_id, metric, phase, value FROM measurements ORDER BY id")
+    by_deployment = {d: [r for r in rows if r[0] == d] for d in {r[0] for r in rows}}
+    healthy_id = healthy.json()["deployments"][0]["id"]
+    assert [r[2] for r in by_deployment[healthy_id]] == ["successful"] * 3
+    assert any(r[2] == "failed" for r in by_deployment[deployment["id"]])
+    audit = cli("audit", "list", "--json", "--tag", "deployment:rolled-back").json()["entries"]
+    assert audit and audit[0]["data"]["analysis"] == "errors"
+    assert any(m["phase"] == "failed" and m["value"] > 0.05 for m in audit[0]["data"]["measurements"])
