@@ -193,8 +193,10 @@ def test_analysis_failing_on_the_canarys_5xx_rolls_back_automatically(
     project: Project, cli: CliRunner, agent_stopper: None
 ) -> None:
     port = _free_port()
-    command = ('if [ "$CLEARANCE_RELEASE_VERSION" = 1.2.0 ]; then export FAULT_ERROR_RATE=0.2; fi; '
-               "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service")
+    command = (
+        'if [ "$CLEARANCE_RELEASE_VERSION" = 1.2.0 ]; then export FAULT_ERROR_RATE=0.2; fi; '
+        "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service"
+    )
     project.write_config(_config(port, ANALYSED, command=f"'{command}'") + TEMPLATES)
     assert cli("release", "create", "1.0.0").exit_code == 0
     assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
@@ -212,8 +214,9 @@ def test_analysis_failing_on_the_canarys_5xx_rolls_back_automatically(
     assert _versions(port) == {"1.1.0"}
     assert report.failed == 0, report.render()
     # Every measurement is stored, the failing ones with their values.
-    rows = execute(project.database_url,
-                   "SELECT deployment_id, metric, phase, value FROM measurements ORDER BY id")
+    rows = execute(
+        project.database_url, "SELECT deployment_id, metric, phase, value FROM measurements ORDER BY id"
+    )
     by_deployment = {d: [r for r in rows if r[0] == d] for d in {r[0] for r in rows}}
     healthy_id = healthy.json()["deployments"][0]["id"]
     assert [r[2] for r in by_deployment[healthy_id]] == ["successful"] * 3

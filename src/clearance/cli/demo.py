@@ -1,15 +1,19 @@
-"""`clearance demo`: a sample project in a temporary git repository, walked from dev to prod."""
+"""`clearance demo`: a sample project in a temporary git repository, walked from dev to prod, then
+progressive delivery in prod: a healthy canary promoted, a faulty one rolled back automatically,
+while a load generator keeps calling prod."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from clearance.cli import deployments
@@ -20,19 +24,45 @@ from clearance.delivery import service as delivery
 from clearance.errors import LifecycleViolation, UsageError
 from clearance.planning.releases import WorkItem
 from clearance.planning.service import NewRelease, create_release
-from clearance.workspace import open_workspace
+from clearance.workspace import Workspace, open_workspace
+
+FAULTY = "1.2.0"  # the sample service answers 20 % of its requests with 500 in this version
 
 DEMO_CONFIG = """\
 # A sample project made by `clearance demo`.
 project: demo-shop
 services:
   - name: web
-  - name: api
+    run:
+      # The bundled sample HTTP service; version {faulty} is given 20 % injected 5xx.
+      command: >-
+        if [ "$CLEARANCE_RELEASE_VERSION" = "{faulty}" ]; then export FAULT_ERROR_RATE=0.2; fi;
+        exec "$CLEARANCE_PYTHON" -m clearance.demo.sample_service
+      port: {{dev: {dev}, staging: {staging}, prod: {prod}}}
+      replicas: {{prod: 2}}
+      health: {{path: /health, interval: 200ms}}
+      drain_timeout: 2s
 environments:
   - name: dev
   - name: staging
   - name: prod
     production: true
+    strategy:
+      type: canary
+      steps:
+        - set_weight: 10
+        - analysis: {{template: errors}}
+        - set_weight: 50
+        - analysis: {{template: errors}}
+analysis_templates:
+  - name: errors
+    metrics:
+      - name: error-rate
+        provider: {{type: envoy, metric: error_rate}}   # from the agent's Envoy, zero setup
+        initial_delay: 1s
+        interval: 1s
+        count: 3
+        success_condition: result < 0.05
 lifecycle:
   phases:
     - environments: [dev]
@@ -45,13 +75,6 @@ process:
     timeout: 30s
   - name: migrate
     script: echo "migrating the $CLEARANCE_ENVIRONMENT database as $DB_USER" && sleep 0.2
-    services: [api]
-  - name: switch
-    script: >-
-      mkdir -p deployed/$CLEARANCE_ENVIRONMENT &&
-      echo "$CLEARANCE_RELEASE_VERSION" > deployed/$CLEARANCE_ENVIRONMENT/$CLEARANCE_SERVICE &&
-      echo "$CLEARANCE_SERVICE $CLEARANCE_RELEASE_VERSION is live in $CLEARANCE_ENVIRONMENT"
-      "(log level $LOG_LEVEL)"
 variables:
   - name: LOG_LEVEL
     value: debug
@@ -61,6 +84,17 @@ variables:
   - name: DB_USER
     value: shop
 """
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -77,10 +111,13 @@ def demo(
         Path | None,
         typer.Option("--dir", help="Where to create the sample project (default: a new temporary folder)."),
     ] = None,
-    keep: Annotated[bool, typer.Option("--keep/--clean", help="Keep the sample project afterwards.")] = True,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Leave the services running behind Envoy afterwards.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Create a sample project in a temporary git repository and walk release 1.0.0 to prod."""
+    """Create a sample project in a temporary git repository, walk release 1.0.0 to prod, then roll
+    out 1.1.0 (canary, promoted) and 1.2.0 (20 % errors, rolled back automatically) under load."""
     if shutil.which("git") is None:
         raise UsageError("the demo needs git on PATH", hint="install git (apt-get install git)")
     repo = directory or Path(tempfile.mkdtemp(prefix="clearance-demo-"))
@@ -90,30 +127,40 @@ def demo(
     console = err()
     console.rule("[bold]clearance demo")
     console.print(f"sample project: {escape(str(repo))}")
-    (repo / "clearance.yaml").write_text(DEMO_CONFIG, encoding="utf-8")
-    (repo / ".gitignore").write_text(".clearance/\ndeployed/\n", encoding="utf-8")
+    dev, staging, prod = _free_ports(3)
+    config = DEMO_CONFIG.format(dev=dev, staging=staging, prod=prod, faulty=FAULTY)
+    (repo / "clearance.yaml").write_text(config, encoding="utf-8")
+    (repo / ".gitignore").write_text(".clearance/\n", encoding="utf-8")
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "feat: the demo shop")
     previous = Path.cwd()
     os.chdir(repo)
+    ws = open_workspace(None, actor=os.environ.get("CLEARANCE_ACTOR") or "demo")
     try:
-        _walk(console)
+        _walk(console, ws)
+        _progressive(console, ws, prod)
+        console.print("\n[bold]7.[/] the environment matrix")
         deployments.status(config=None, as_json=as_json)
     finally:
+        if not keep_running:
+            from clearance.agent.control import stop_agent
+
+            stop_agent(ws)
         os.chdir(previous)
-        if not keep:
-            shutil.rmtree(repo, ignore_errors=True)
-    console.print(f"[dim]explore it: cd {escape(str(repo))} && clearance history[/]")
+    console.print(
+        f"[dim]explore it: cd {escape(str(repo))} && clearance history, clearance deployment show ID, "
+        "clearance audit list[/]"
+    )
+    if keep_running:
+        console.print(
+            f"[dim]prod answers on http://127.0.0.1:{prod}/ — stop it with `clearance agent --stop`[/]"
+        )
 
 
-def _walk(console: object) -> None:
-    from rich.console import Console
-
-    assert isinstance(console, Console)
-    ws = open_workspace(None, actor=os.environ.get("CLEARANCE_ACTOR") or "demo")
-    progress = ConsoleProgress()
-    console.print("\n[bold]1.[/] create release 1.0.0 and deploy it to dev (auto-deploys the first phase)")
+def _walk(console: Console, ws: Workspace) -> None:
+    progress = ConsoleProgress(show_output=False)
+    console.print("\n[bold]1.[/] create release 1.0.0: it deploys to dev at once (an auto_deploy phase)")
     create_release(
         ws,
         NewRelease(
@@ -131,4 +178,34 @@ def _walk(console: object) -> None:
     console.print("\n[bold]3.[/] promote 1.0.0 to staging, then to prod")
     delivery.promote(ws, "1.0.0", progress=progress)
     delivery.promote(ws, "1.0.0", progress=progress)
-    console.print("\n[bold]4.[/] the environment matrix")
+
+
+def _progressive(console: Console, ws: Workspace, prod_port: int) -> None:
+    from clearance.demo.loadgen import LoadGenerator
+
+    progress = ConsoleProgress(show_output=True)
+    url = f"http://127.0.0.1:{prod_port}/"
+    console.print(f"\n[bold]4.[/] steady traffic on prod ({url}, 40 requests/s) while releases roll out")
+    with LoadGenerator(url, rate=40, connections=4) as load:
+        for version, story in (
+            ("1.1.0", "a healthy release"),
+            (FAULTY, "a release that fails 20 % of requests"),
+        ):
+            console.print(
+                f"\n[bold]{5 if version == '1.1.0' else 6}.[/] {version}: {story} — dev, staging, "
+                "then a canary in prod (10 % → analysis → 50 % → analysis → 100 %)"
+            )
+            create_release(ws, NewRelease(version=version))
+            delivery.auto_deploy(ws, version, progress=ConsoleProgress(show_output=False))
+            delivery.promote(ws, version, progress=ConsoleProgress(show_output=False))
+            outcome = delivery.promote(ws, version, progress=progress)
+            for d in outcome.deployments:
+                if d.state == "rolled_back":
+                    console.print(f"[magenta]↺ rolled back automatically:[/] {escape(d.reason)}")
+        report = load.stop()
+    errors = sum(n for code, n in report.by_status.items() if code >= 500)
+    console.print(f"\nload on prod during the rollouts: {escape(report.render())}")
+    console.print(
+        f"[bold]{report.failed} requests dropped[/] while versions changed; {errors} answered 5xx — "
+        f"the faulty {FAULTY} canary's own errors before the analysis rolled it back"
+    )

@@ -116,7 +116,7 @@ def status(config: ConfigPath = None, as_json: Json = False) -> None:
     with ws.store.transaction() as session:
         cells = status_matrix(session, ws.project_id, envs, services)
         documents = [c.to_json() for c in cells]
-        by_key = {(c.environment, c.service): c.deployment for c in cells}
+        by_key = {(c.environment, c.service): c for c in cells}
         table = Table(title=f"{ws.config.project} — environments × services")
         table.add_column("environment", style="bold")
         for svc in services:
@@ -126,15 +126,20 @@ def status(config: ConfigPath = None, as_json: Json = False) -> None:
             label = f"{env}\n[red]production[/]" if production and production.production else env
             row = [label]
             for svc in services:
-                d = by_key[(env, svc)]
+                cell = by_key[(env, svc)]
+                d = cell.deployment
                 if d is None:
                     row.append("[dim]—[/]")
                     continue
-                row.append(
+                text = (
                     f"[bold]{escape(d.release.version)}[/] {state_text(d.state, d.reason)}\n"
                     f"[dim]{age(d.finished_at or d.started_at or d.created_at)} · "
                     f"{escape(d.requested_by)}[/]"
                 )
+                if cell.current is not None and cell.current.id != d.id:
+                    # The latest attempt did not stick: say what runs there now.
+                    text += f"\n[green]running {escape(cell.current.release.version)}[/]"
+                row.append(text)
             table.add_row(*row)
     if as_json:
         emit_json(

@@ -273,6 +273,15 @@ class Rollout:
             for m in history
         ]
         reason = f"analysis {template.name} {tick.phase.value}: {tick.summary()}"
+        failing = [m for m in history if m.phase != AnalysisPhase.SUCCESSFUL]
+        if failing:
+            last = failing[-1]
+            metric = template.metric(last.metric)
+            shown = last.to_record()["value"]["result"] if last.value is not None else last.error
+            rule = metric.success_condition or (
+                f"not {metric.failure_condition}" if metric.failure_condition else ""
+            )
+            reason += f"; last {last.metric} = {shown}" + (f" (needs {rule})" if rule else "")
         if tick.phase == AnalysisPhase.INCONCLUSIVE:
             self.on_line(
                 step,

@@ -60,30 +60,38 @@ def deployment_detail(d: Deployment) -> dict[str, Any]:
 class MatrixCell:
     environment: str
     service: str
-    deployment: Deployment | None
+    deployment: Deployment | None  # the latest attempt, whatever its state
+    current: Deployment | None = None  # the latest that succeeded: what runs there now
 
     def to_json(self) -> dict[str, Any]:
-        if self.deployment is None:
-            return {"environment": self.environment, "service": self.service, "deployment": None}
         return {
             "environment": self.environment,
             "service": self.service,
-            "deployment": deployment_summary(self.deployment),
+            "deployment": deployment_summary(self.deployment) if self.deployment else None,
+            "current": deployment_summary(self.current) if self.current else None,
         }
+
+
+def _newest(session: Session, project_id: int, *, succeeded: bool) -> dict[tuple[str, str], Deployment]:
+    query = select(func.max(Deployment.id)).where(Deployment.project_id == project_id)
+    if succeeded:
+        query = query.where(Deployment.state == "succeeded")
+    newest = query.group_by(Deployment.environment, Deployment.service)
+    rows = session.scalars(select(Deployment).where(Deployment.id.in_(newest)))
+    return {(row.environment, row.service): row for row in rows}
 
 
 def status_matrix(
     session: Session, project_id: int, environments: list[str], services: list[str]
 ) -> list[MatrixCell]:
-    """The latest deployment of each environment × service (whatever its state)."""
-    newest = (
-        select(func.max(Deployment.id))
-        .where(Deployment.project_id == project_id)
-        .group_by(Deployment.environment, Deployment.service)
-    )
-    rows = session.scalars(select(Deployment).where(Deployment.id.in_(newest)))
-    latest = {(row.environment, row.service): row for row in rows}
-    return [MatrixCell(env, svc, latest.get((env, svc))) for env in environments for svc in services]
+    """Per environment × service: the latest deployment and the version running there now."""
+    latest = _newest(session, project_id, succeeded=False)
+    current = _newest(session, project_id, succeeded=True)
+    return [
+        MatrixCell(env, svc, latest.get((env, svc)), current.get((env, svc)))
+        for env in environments
+        for svc in services
+    ]
 
 
 def history(

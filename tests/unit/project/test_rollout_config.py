@@ -46,8 +46,18 @@ def test_a_canary_rollout_is_read_with_its_steps(write_config, tmp_path: Path) -
         - set_weight: 50
         - pause: {}
 """)
+        + """\
+analysis_templates:
+  - name: errors
+    metrics:
+      - name: error-rate
+        provider: {type: envoy, metric: error_rate}
+        success_condition: result < 0.05
+"""
     )
     config = load_config(path).config
+    template = config.analysis_template("errors")
+    assert template is not None and template.metrics[0].provider.type == "envoy"
     web = config.service("web")
     assert web is not None and web.run is not None
     assert (web.run.port_for("dev"), web.run.port_for("prod")) == (18081, 18080)
@@ -114,3 +124,16 @@ def test_one_port_for_several_environments_is_refused(problems) -> None:  # type
     found = problems(HEAD.replace("port: {dev: 18081, prod: 18080}", "port: 8080") + TAIL)
     assert len(found) == 1
     assert found[0].startswith("clearance.yaml:6: services[0].run.port: one port for 2 environments")
+
+
+def test_an_unknown_analysis_template_is_named_with_its_line(problems) -> None:  # type: ignore[no-untyped-def]
+    strategy = "    strategy:\n      type: canary\n      steps:\n        - analysis: {template: erors}\n"
+    templates = (
+        "analysis_templates:\n  - name: errors\n    metrics:\n      - name: error-rate\n"
+        "        provider: {type: envoy, metric: error_rate}\n"
+    )
+    found = problems(_config(strategy) + templates)
+    assert found == [
+        "clearance.yaml:16: environments[1].strategy.steps[0].analysis.template: unknown analysis template "
+        "'erors' (did you mean 'errors'?)"
+    ]
