@@ -224,3 +224,12 @@ def test_analysis_failing_on_the_canarys_5xx_rolls_back_automatically(
     audit = cli("audit", "list", "--json", "--tag", "deployment:rolled-back").json()["entries"]
     assert audit and audit[0]["data"]["analysis"] == "errors"
     assert any(m["phase"] == "failed" and m["value"] > 0.05 for m in audit[0]["data"]["measurements"])
+    # `deployment show` and `watch` tell the same story: measurements, traffic and replicas.
+    shown = cli("deployment", "show", str(deployment["id"]), "--json").json()["deployment"]
+    assert any(m["phase"] == "failed" for m in shown["measurements"])
+    assert shown["target"]["weights"] == {"1.1.0": 100}
+    assert {r["version"] for r in shown["target"]["replicas"]} == {"1.1.0"}
+    watched = cli("deployment", "watch", str(deployment["id"]), "--json")
+    assert watched.exit_code == 0 and watched.json()["deployment"]["state"] == "rolled_back"
+    human = cli("deployment", "show", str(deployment["id"]))
+    assert "traffic: 1.1.0 100%" in human.stdout and "measurements:" in human.stdout

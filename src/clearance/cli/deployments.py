@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
+from rich.console import Group
+from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from clearance.cli.options import Actor, ConfigPath, Json, Wait
 from clearance.cli.output import age, emit_json, err, local_time, out, state_text
@@ -16,14 +20,16 @@ from clearance.delivery import rollback as rollback_service
 from clearance.delivery import service as delivery
 from clearance.delivery.views import (
     deployment_detail,
+    deployment_measurements,
     deployment_summary,
     get_deployment,
     status_matrix,
+    target_view,
 )
 from clearance.delivery.views import (
     history as deployment_history,
 )
-from clearance.workspace import open_workspace
+from clearance.workspace import Workspace, open_workspace
 
 deployment_app = typer.Typer(help="Inspect deployments.", no_args_is_help=True)
 
@@ -188,30 +194,95 @@ def history(
     out().print(table)
 
 
+def _document(ws: Workspace, deployment_id: int) -> dict[str, Any]:
+    with ws.store.transaction() as session:
+        deployment = get_deployment(session, ws.project_id, deployment_id)
+        document = deployment_detail(deployment)
+        document["measurements"] = deployment_measurements(session, deployment_id)
+        document["target"] = (
+            target_view(session, ws.project_id, deployment.environment, deployment.service)
+            if deployment.strategy
+            else None
+        )
+    return document
+
+
+def _render(document: dict[str, Any], *, output_lines: int | None = None) -> Group:
+    """The deployment as people read it: header, steps with output, traffic, measurements."""
+    parts: list[Any] = [
+        Text.from_markup(
+            f"deployment {document['id']}: {escape(document['service'])} [bold]{document['version']}[/] "
+            f"→ {escape(document['environment'])} ({document['kind']}"
+            f"{', ' + document['strategy'] if document.get('strategy') else ''}) "
+            f"{state_text(document['state'], document['reason'])}"
+        )
+    ]
+    if document["reason"]:
+        parts.append(Text(f"  reason: {document['reason']}"))
+    parts.append(Text(f"  requested by {document['requested_by']}"))
+    for step in document["steps"]:
+        extra = f" — {escape(step['reason'])}" if step["reason"] else ""
+        parts.append(Text.from_markup(f"  {state_text(step['state'])} {escape(step['name'])}{extra}"))
+        lines = step["output"].splitlines()
+        for line in lines[-output_lines:] if output_lines else lines:
+            parts.append(Text.from_markup(f"    [dim]│[/] {escape(line)}"))
+    target = document.get("target")
+    if target:
+        weights = ", ".join(f"{v} {w}%" for v, w in sorted(target["weights"].items())) or "no route (503)"
+        parts.append(Text(f"  traffic: {weights}   (observed {target['observed_at']})"))
+        table = Table(
+            "version", "port", "ready", "restarts", "last error", title=None, box=None, padding=(0, 2)
+        )
+        for r in target["replicas"]:
+            table.add_row(
+                str(r["version"]),
+                str(r["port"]),
+                "yes" if r["ready"] else "no",
+                str(r["restarts"]),
+                (r["last_error"] or "")[:80],
+            )
+        parts.append(table)
+    if document.get("measurements"):
+        table = Table("analysis", "metric", "value", "phase", "at", box=None, padding=(0, 2))
+        for m in document["measurements"][-10:]:
+            value = m["value"] if m["value"] is not None else m["error"]
+            table.add_row(m["analysis"], m["metric"], str(value), m["phase"], (m["finished_at"] or "")[11:19])
+        parts.append(Text("  measurements:"))
+        parts.append(table)
+    return Group(*parts)
+
+
 @deployment_app.command("show")
 def show(
     deployment_id: Annotated[int, typer.Argument(help="The deployment's id.")],
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
-    """One deployment: its steps, their state, timing and output."""
+    """One deployment: steps with output, traffic weights, replicas and measurements."""
     ws = open_workspace(config)
-    with ws.store.transaction() as session:
-        document = deployment_detail(get_deployment(session, ws.project_id, deployment_id))
+    document = _document(ws, deployment_id)
     if as_json:
         emit_json({"deployment": document})
         return
-    console = out()
-    console.print(
-        f"deployment {document['id']}: {escape(document['service'])} [bold]{document['version']}[/] "
-        f"→ {escape(document['environment'])} ({document['kind']}) "
-        f"{state_text(document['state'], document['reason'])}"
-    )
-    if document["reason"]:
-        console.print(f"  reason: {escape(document['reason'])}")
-    console.print(f"  requested by {escape(document['requested_by'])}")
-    for step in document["steps"]:
-        extra = f" — {escape(step['reason'])}" if step["reason"] else ""
-        console.print(f"  {state_text(step['state'])} {escape(step['name'])}{extra}")
-        for line in step["output"].splitlines():
-            console.print(f"    [dim]│[/] {escape(line)}", soft_wrap=True)
+    out().print(_render(document))
+
+
+@deployment_app.command("watch")
+def watch(
+    deployment_id: Annotated[int, typer.Argument(help="The deployment's id.")],
+    interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between refreshes.")] = 0.5,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Follow a deployment live until it ends: current step, weights, replicas, last measurements."""
+    ws = open_workspace(config)
+    document = _document(ws, deployment_id)
+    # With --json, stdout holds only the final document; the live view goes to stderr.
+    console = err() if as_json else out()
+    with Live(_render(document, output_lines=3), console=console, refresh_per_second=4) as live:
+        while document["state"] in ("queued", "running"):
+            time.sleep(interval)
+            document = _document(ws, deployment_id)
+            live.update(_render(document, output_lines=3))
+    if as_json:
+        emit_json({"deployment": document})

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from clearance.audit.chain import format_time
 from clearance.errors import NotFound
 from clearance.store import Deployment, Release
+from clearance.store.tables import MeasurementRow, TargetObservation
 
 
 def _time(at: datetime | None) -> str | None:
@@ -53,7 +54,48 @@ def deployment_detail(d: Deployment) -> dict[str, Any]:
         }
         for s in d.steps
     ]
+    summary["strategy"] = d.strategy or None
+    summary["rollout"] = dict(d.rollout or {})
     return summary
+
+
+def deployment_measurements(session: Session, deployment_id: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(MeasurementRow)
+        .where(MeasurementRow.deployment_id == deployment_id)
+        .order_by(MeasurementRow.id)
+    )
+    return [
+        {
+            "step_id": m.step_id,
+            "analysis": m.analysis,
+            "metric": m.metric,
+            "phase": m.phase,
+            "value": (m.value or {}).get("result"),
+            "error": m.error,
+            "started_at": _time(m.started_at),
+            "finished_at": _time(m.finished_at),
+        }
+        for m in rows
+    ]
+
+
+def target_view(session: Session, project_id: int, environment: str, service: str) -> dict[str, Any] | None:
+    """What the agent last saw for this environment and service: replicas, weights, when."""
+    row = session.get(TargetObservation, (project_id, environment, service))
+    if row is None:
+        return None
+    observed = row.observed or {}
+    return {
+        "observed_at": _time(row.observed_at),
+        "agent": row.agent_id,
+        "weights": dict(observed.get("weights", [])),
+        "replicas": [
+            {k: r.get(k) for k in ("version", "port", "ready", "restarts", "last_error")}
+            for r in observed.get("replicas", [])
+        ],
+        "error": observed.get("error", ""),
+    }
 
 
 @dataclass(frozen=True)
