@@ -3,6 +3,7 @@ Envoy, driven by the local agent, while a load generator keeps calling the stabl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -233,3 +234,54 @@ def test_analysis_failing_on_the_canarys_5xx_rolls_back_automatically(
     assert watched.exit_code == 0 and watched.json()["deployment"]["state"] == "rolled_back"
     human = cli("deployment", "show", str(deployment["id"]))
     assert "traffic: 1.1.0 100%" in human.stdout and "measurements:" in human.stdout
+
+
+def test_blue_green_previews_then_switches_all_traffic_at_once(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port, preview = _free_port(), _free_port()
+    strategy = (
+        f"      type: blue-green\n      preview_port: {preview}\n      auto_promote: false\n"
+        "      scale_down_delay: 1s\n"
+    )
+    project.write_config(_config(port, strategy, deadline="60s"))
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
+    env = {"CLEARANCE_ACTOR": "alice"}
+    if project.backend == "postgresql":
+        env["CLEARANCE_DATABASE_URL"] = project.database_url
+    with LoadGenerator(f"http://127.0.0.1:{port}/", rate=40, connections=4) as load:
+        deploying = subprocess.Popen(
+            [*clearance_command(), "deploy", "1.1.0", "--to", "prod"],
+            cwd=project.root,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if _versions(preview, 3) == {"1.1.0"}:
+                        break
+                assert time.monotonic() < deadline, "the preview never served the new version"
+                time.sleep(0.2)
+            assert _versions(port) == {"1.0.0"}  # users still see the old version only
+            assert cli("promote", "2").exit_code == 0
+            _, err = deploying.communicate(timeout=60)
+        finally:
+            if deploying.poll() is None:
+                deploying.kill()
+        report = load.stop()
+    assert deploying.returncode == 0, err
+    assert _versions(port) == {"1.1.0"}
+    assert report.failed == 0 and set(report.by_status) == {200}, report.render()
+    shown = cli("deployment", "show", "2", "--json").json()["deployment"]
+    assert [s["name"] for s in shown["steps"]] == [
+        f"preview: start the new version on port {preview}",
+        "wait for `clearance promote`",
+        "switch: 100% to the new version, old kept warm",
+        "finish: old version retires after 1s",
+    ]

@@ -41,6 +41,7 @@ class _Unit:
     proxy: EnvoyProxy | None
     desired: DesiredState | None = None
     error: str = ""
+    ports: tuple[int, int | None] = (0, None)
 
 
 def effective_weights(desired: DesiredState, ready: dict[str, list[int]]) -> dict[str, int]:
@@ -114,6 +115,11 @@ class LocalAgent:
 
     def _reconcile(self, unit: _Unit, state: DesiredState) -> None:
         spec = state.spec
+        ports = (spec.port, spec.preview_port)
+        if unit.proxy is not None and unit.ports != ports:
+            # Listeners are static: a new stable or preview port needs a new Envoy.
+            unit.proxy.stop()
+            unit.proxy = None
         if unit.proxy is None or not unit.proxy.alive():
             base = self._workdir / state.project / state.environment / state.service / "envoy"
             proxy = EnvoyProxy(
@@ -123,7 +129,7 @@ class LocalAgent:
                 preview_port=spec.preview_port,
             )
             proxy.start()
-            unit.proxy = proxy
+            unit.proxy, unit.ports = proxy, ports
         wanted = {v.version for v in state.versions}
         for wanted_version in state.versions:
             env = {**dict(spec.env), **dict(wanted_version.env)}

@@ -30,7 +30,7 @@ from clearance.delivery.targets.base import (
     VersionSpec,
 )
 from clearance.errors import UsageError
-from clearance.project.rollout import AllAtOnce, Canary, CanaryStep, RunSpec, Strategy
+from clearance.project.rollout import AllAtOnce, BlueGreen, Canary, RunSpec, Strategy
 from clearance.store import Deployment, DeploymentStep
 from clearance.store.tables import MeasurementRow, utcnow
 
@@ -46,28 +46,66 @@ class PlannedStep:
     kind: str  # set_weight | pause | analysis | finish
 
 
+@dataclass(frozen=True)
+class Action:
+    """One rollout step to run: set_weight (arg: %), pause (arg: seconds or None = until promoted),
+    analysis (arg: template), preview (blue-green: new version on the preview port), switch
+    (blue-green: 100 % at once, old kept warm)."""
+
+    kind: str
+    name: str
+    arg: Any = None
+
+
+def actions(strategy: Strategy) -> list[Action]:
+    if isinstance(strategy, Canary):
+        result = []
+        for step in strategy.steps:
+            if step.set_weight is not None:
+                result.append(Action("set_weight", step.describe(), step.set_weight))
+            elif step.pause is not None:
+                result.append(Action("pause", step.describe(), step.pause.duration))
+            else:
+                assert step.analysis is not None
+                result.append(Action("analysis", step.describe(), step.analysis.template))
+        return result
+    if isinstance(strategy, AllAtOnce):
+        return [Action("set_weight", "set weight 100%", 100)]
+    if isinstance(strategy, BlueGreen):
+        port = f" on port {strategy.preview_port}" if strategy.preview_port else ""
+        result = [Action("preview", f"preview: start the new version{port}")]
+        if strategy.pre_promotion_analysis:
+            template = strategy.pre_promotion_analysis.template
+            result.append(Action("analysis", f"analysis {template} (pre-promotion)", template))
+        if not strategy.auto_promote:
+            result.append(Action("pause", "wait for `clearance promote`", None))
+        elif strategy.auto_promote_after:
+            result.append(
+                Action(
+                    "pause",
+                    f"auto-promote after {strategy.auto_promote_after:g}s",
+                    strategy.auto_promote_after,
+                )
+            )
+        result.append(Action("switch", "switch: 100% to the new version, old kept warm"))
+        if strategy.post_promotion_analysis:
+            template = strategy.post_promotion_analysis.template
+            result.append(Action("analysis", f"analysis {template} (post-promotion)", template))
+        return result
+    raise UsageError(
+        f"the {strategy.type} strategy is not implemented yet in this version of clearance",
+        hint="use type: canary, blue-green or all-at-once for now",
+    )
+
+
 def plan(strategy: Strategy) -> list[PlannedStep]:
     """The rollout steps a deployment records up front, so `deployment show` lists them all."""
-    steps: list[PlannedStep] = []
-    if isinstance(strategy, Canary):
-        for step in strategy.steps:
-            kind = "set_weight" if step.set_weight is not None else "pause" if step.pause else "analysis"
-            steps.append(PlannedStep(step.describe(), kind))
-    elif isinstance(strategy, AllAtOnce):
-        steps.append(PlannedStep("set weight 100%", "set_weight"))
-    else:
-        raise UsageError(
-            f"the {strategy.type} strategy is not implemented yet in this version of clearance",
-            hint="use type: canary or type: all-at-once for now",
-        )
-    steps.append(PlannedStep("finish: new version takes all traffic, stable retires", "finish"))
+    steps = [PlannedStep(a.name, a.kind) for a in actions(strategy)]
+    finish = "finish: new version takes all traffic, stable retires"
+    if isinstance(strategy, BlueGreen):
+        finish = f"finish: old version retires after {strategy.scale_down_delay:g}s"
+    steps.append(PlannedStep(finish, "finish"))
     return steps
-
-
-def _canary_steps(strategy: Strategy) -> list[CanaryStep]:
-    if isinstance(strategy, Canary):
-        return list(strategy.steps)
-    return [CanaryStep(set_weight=100)]
 
 
 class RolloutFailed(Exception):
@@ -151,6 +189,25 @@ class Rollout:
         self._converge(step, self.desired(weight), deadline)
         self.state["weight"] = weight
 
+    def blue_green(self, *, switched: bool) -> DesiredState:
+        """Both versions at full size; before the switch the new one is only on the preview port."""
+        assert self.stable is not None
+        stable_weight, new_weight = (0, 100) if switched else (100, 0)
+        return DesiredState(
+            project=self.ws.config.project,
+            environment=self.environment,
+            service=self.service,
+            spec=self.spec,
+            versions=(
+                VersionSpec(self.stable, self.replicas, stable_weight, self.stable_env),
+                VersionSpec(self.version, self.replicas, new_weight, self.version_env),
+            ),
+            preview_version=None if switched else self.version,
+        )
+
+    def converge(self, step: DeploymentStep, desired: DesiredState, deadline: float) -> None:
+        self._converge(step, desired, deadline)
+
     def _converge(self, step: DeploymentStep, desired: DesiredState, deadline: float) -> None:
         self.target.apply(desired)
         new = next(v for v in desired.versions if v.version == self.version)
@@ -199,15 +256,16 @@ class Rollout:
         self.state["full"] = bool(flags.get("full"))
         self.state["paused"] = bool(flags.get("paused"))
 
-    def pause(self, step: DeploymentStep, duration: float | None) -> None:
+    def pause(self, step: DeploymentStep, duration: float | None, *, announce: bool = True) -> None:
         started = time.monotonic()
         seen_promote = self.state.get("promote", 0)
-        self.on_line(
-            step,
-            f"paused for {duration:g}s"
-            if duration
-            else f"paused: run `clearance promote {self.deployment_id}` to continue",
-        )
+        if announce:
+            self.on_line(
+                step,
+                f"paused for {duration:g}s"
+                if duration
+                else f"paused: run `clearance promote {self.deployment_id}` to continue",
+            )
         while True:
             self.check_flags()
             if self.state.get("promote", 0) > seen_promote or self.state.get("full"):
@@ -339,10 +397,6 @@ class Rollout:
             time.sleep(POLL_SECONDS)
 
 
-def canary_steps(strategy: Strategy) -> list[CanaryStep]:
-    return _canary_steps(strategy)
-
-
 def now_iso() -> str:
     return utcnow().isoformat()
 
@@ -413,7 +467,8 @@ def run_rollout(
     environment = ws.config.environment(deployment.environment)
     assert service is not None and service.run is not None and environment is not None
     strategy = environment.strategy
-    spec = service_spec(ws, service.run, deployment.environment, None)
+    preview_port = strategy.preview_port if isinstance(strategy, BlueGreen) else None
+    spec = service_spec(ws, service.run, deployment.environment, preview_port)
     current = target.desired(ws.config.project, deployment.environment, deployment.service)
     version = deployment.release.version
     stable, stable_env = _stable_of(current, version)
@@ -442,7 +497,7 @@ def run_rollout(
     deadline = time.monotonic() + strategy.progress_deadline
     current_row: DeploymentStep | None = None
     try:
-        for position, (row, step) in enumerate(zip(rows[:-1], canary_steps(strategy), strict=True)):
+        for position, (row, action) in enumerate(zip(rows[:-1], actions(strategy), strict=True)):
             rollout.check_flags()
             if rollout.state.get("full") or stable is None:
                 # Like Argo Rollouts: with no stable version there is nothing to shift traffic from.
@@ -454,18 +509,25 @@ def run_rollout(
             current_row = _mark(ws, row.id, StepState.RUNNING)
             on_step(current_row, False)
             rollout.hold_if_paused(current_row)
-            if step.set_weight is not None:
-                rollout.set_weight(current_row, step.set_weight, deadline)
-            elif step.pause is not None:
-                rollout.pause(current_row, step.pause.duration)
+            if action.kind == "set_weight":
+                rollout.set_weight(current_row, action.arg, deadline)
+            elif action.kind == "pause":
+                rollout.pause(current_row, action.arg)
+            elif action.kind == "analysis":
+                rollout.analyse(current_row, action.arg)
+            elif action.kind == "preview":
+                rollout.converge(current_row, rollout.blue_green(switched=False), deadline)
             else:
-                assert step.analysis is not None
-                rollout.analyse(current_row, step.analysis.template)
+                rollout.converge(current_row, rollout.blue_green(switched=True), deadline)
+                rollout.state["weight"] = 100
             current_row = _mark(ws, row.id, StepState.SUCCEEDED)
             on_step(current_row, True)
             _save_state(ws, deployment.id, {"step": position + 1})
         current_row = _mark(ws, rows[-1].id, StepState.RUNNING)
         on_step(current_row, False)
+        if isinstance(strategy, BlueGreen) and stable is not None:
+            # The old version stays warm for an instant way back, then retires.
+            rollout.pause(current_row, strategy.scale_down_delay, announce=False)
         # The agent stops the stable replicas only once Envoy no longer routes to them.
         rollout.set_weight(current_row, 100, deadline)
         current_row = _mark(ws, rows[-1].id, StepState.SUCCEEDED)
