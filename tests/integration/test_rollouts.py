@@ -285,3 +285,24 @@ def test_blue_green_previews_then_switches_all_traffic_at_once(
         "switch: 100% to the new version, old kept warm",
         "finish: old version retires after 1s",
     ]
+
+
+def test_a_rolling_update_replaces_replicas_batch_by_batch_without_failed_requests(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port = _free_port()
+    project.write_config(_config(port, "      type: rolling\n      max_surge: 1\n      max_unavailable: 0\n"))
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
+    with LoadGenerator(f"http://127.0.0.1:{port}/", rate=40, connections=4) as load:
+        result = cli("deploy", "1.1.0", "--to", "prod", "--json")
+        report = load.stop()
+    assert result.exit_code == 0, result
+    assert report.failed == 0 and set(report.by_status) == {200}, report.render()
+    assert _versions(port) == {"1.1.0"}
+    shown = cli("deployment", "show", str(result.json()["deployments"][0]["id"]), "--json").json()[
+        "deployment"
+    ]
+    output = shown["steps"][0]["output"]
+    assert "batch 1/4: 1 new, 2 old" in output and "batch 4/4: 2 new, 0 old" in output

@@ -29,8 +29,7 @@ from clearance.delivery.targets.base import (
     Target,
     VersionSpec,
 )
-from clearance.errors import UsageError
-from clearance.project.rollout import AllAtOnce, BlueGreen, Canary, RunSpec, Strategy
+from clearance.project.rollout import AllAtOnce, BlueGreen, Canary, Rolling, RunSpec, Strategy
 from clearance.store import Deployment, DeploymentStep
 from clearance.store.tables import MeasurementRow, utcnow
 
@@ -92,10 +91,31 @@ def actions(strategy: Strategy) -> list[Action]:
             template = strategy.post_promotion_analysis.template
             result.append(Action("analysis", f"analysis {template} (post-promotion)", template))
         return result
-    raise UsageError(
-        f"the {strategy.type} strategy is not implemented yet in this version of clearance",
-        hint="use type: canary, blue-green or all-at-once for now",
-    )
+    assert isinstance(strategy, Rolling)
+    pause = f", pause {strategy.pause:g}s between batches" if strategy.pause else ""
+    return [
+        Action(
+            "rolling",
+            f"rolling update: surge {strategy.max_surge}, unavailable {strategy.max_unavailable}{pause}",
+        )
+    ]
+
+
+def rolling_batches(replicas: int, max_surge: int, max_unavailable: int) -> list[tuple[int, int]]:
+    """The (new, old) replica counts a rolling update goes through, as Kubernetes bounds them:
+    never more than replicas + max_surge in all, never fewer than replicas - max_unavailable ready."""
+    new, old = 0, replicas
+    batches: list[tuple[int, int]] = []
+    while new < replicas or old > 0:
+        grown = min(replicas, max(new, replicas + max_surge - old))
+        if grown != new:
+            new = grown
+            batches.append((new, old))
+        shrunk = max(0, replicas - new - max_unavailable)
+        if shrunk != old:
+            old = shrunk
+            batches.append((new, old))
+    return batches
 
 
 def plan(strategy: Strategy) -> list[PlannedStep]:
@@ -204,6 +224,31 @@ class Rollout:
             ),
             preview_version=None if switched else self.version,
         )
+
+    def rolling(self, step: DeploymentStep, strategy: Rolling, deadline: float) -> None:
+        """Replace the replicas batch by batch; each version's traffic follows its replica count."""
+        assert self.stable is not None
+        batches = rolling_batches(self.replicas, strategy.max_surge, strategy.max_unavailable)
+        for number, (new, old) in enumerate(batches, start=1):
+            versions = []
+            if old:
+                versions.append(
+                    VersionSpec(self.stable, old, round(100 * old / (new + old)), self.stable_env)
+                )
+            weight = 100 - sum(v.weight for v in versions)
+            versions.append(VersionSpec(self.version, new, weight, self.version_env))
+            self.on_line(step, f"batch {number}/{len(batches)}: {new} new, {old} old")
+            desired = DesiredState(
+                project=self.ws.config.project,
+                environment=self.environment,
+                service=self.service,
+                spec=self.spec,
+                versions=tuple(versions),
+            )
+            self._converge(step, desired, deadline)
+            self.state["weight"] = weight
+            if strategy.pause and number < len(batches):
+                self.pause(step, strategy.pause, announce=False)
 
     def converge(self, step: DeploymentStep, desired: DesiredState, deadline: float) -> None:
         self._converge(step, desired, deadline)
@@ -515,6 +560,9 @@ def run_rollout(
                 rollout.pause(current_row, action.arg)
             elif action.kind == "analysis":
                 rollout.analyse(current_row, action.arg)
+            elif action.kind == "rolling":
+                assert isinstance(strategy, Rolling)
+                rollout.rolling(current_row, strategy, deadline)
             elif action.kind == "preview":
                 rollout.converge(current_row, rollout.blue_green(switched=False), deadline)
             else:
