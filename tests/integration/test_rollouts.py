@@ -306,3 +306,34 @@ def test_a_rolling_update_replaces_replicas_batch_by_batch_without_failed_reques
     ]
     output = shown["steps"][0]["output"]
     assert "batch 1/4: 1 new, 2 old" in output and "batch 4/4: 2 new, 0 old" in output
+
+
+def test_background_analysis_fails_a_canary_during_a_long_pause(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port = _free_port()
+    command = (
+        'if [ "$CLEARANCE_RELEASE_VERSION" = 1.2.0 ]; then export FAULT_ERROR_RATE=0.5; fi; '
+        "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service"
+    )
+    strategy = (
+        "      type: canary\n      background_analysis: {template: errors}\n      steps:\n"
+        "        - set_weight: 50\n        - pause: {duration: 60s}\n"
+    )
+    templates = TEMPLATES.replace("        count: 3\n", "")  # no count: measured until the rollout ends
+    project.write_config(_config(port, strategy, command=f"'{command}'") + templates)
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    assert cli("release", "create", "1.2.0", "--no-deploy").exit_code == 0
+    started = time.monotonic()
+    with LoadGenerator(f"http://127.0.0.1:{port}/", rate=60, connections=4) as load:
+        result = cli("deploy", "1.2.0", "--to", "prod", "--json")
+        load.stop()
+    assert time.monotonic() - started < 40  # it did not sit out the 60 s pause
+    assert result.exit_code == 1, result
+    [deployment] = result.json()["deployments"]
+    assert deployment["state"] == "rolled_back"
+    assert deployment["reason"].startswith("background analysis errors failed")
+    assert _versions(port) == {"1.0.0"}
+    rows = execute(project.database_url, "SELECT step_id, phase FROM measurements")
+    assert rows and all(r[0] is None for r in rows) and any(r[1] == "failed" for r in rows)

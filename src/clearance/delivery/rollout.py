@@ -173,6 +173,9 @@ class Rollout:
     state: dict[str, Any] = field(default_factory=dict)
     # One pool per rollout: providers that remember counters between measurements (envoy) keep them.
     providers: ProviderPool = field(default_factory=ProviderPool)
+    background: AnalysisRun | None = None
+    current_step: DeploymentStep | None = None
+    background_history: list[MetricMeasurement] = field(default_factory=list)
 
     # -- desired state ------------------------------------------------------------------------
     def desired(self, weight: int, *, full_scale: bool = False) -> DesiredState:
@@ -300,6 +303,7 @@ class Rollout:
         self.state["promote"] = flags.get("promote", 0)
         self.state["full"] = bool(flags.get("full"))
         self.state["paused"] = bool(flags.get("paused"))
+        self.tick_background()
 
     def pause(self, step: DeploymentStep, duration: float | None, *, announce: bool = True) -> None:
         started = time.monotonic()
@@ -330,15 +334,9 @@ class Rollout:
             self.sleep()
             self.check_flags()
 
-    def analyse(self, step: DeploymentStep, template_name: str) -> None:
-        """Run an analysis template against the new version; fail the rollout unless it succeeds.
-
-        Every measurement is stored. An inconclusive result waits for a person: promote goes on,
-        abort goes back."""
-        template = self.ws.config.analysis_template(template_name)
-        assert template is not None  # the config check refuses unknown templates
+    def analysis_variables(self) -> dict[str, str]:
         observed = self.observe()
-        variables = {
+        return {
             "project": self.ws.config.project,
             "service": self.service,
             "environment": self.environment,
@@ -348,6 +346,39 @@ class Rollout:
             "baseline_cluster": cluster_name(self.stable) if self.stable else "",
             "proxy_admin_url": (observed.proxy_admin_url if observed else None) or "",
         }
+
+    def start_background(self, template_name: str) -> None:
+        """Argo's background analysis: measured all along the rollout, failing it at any step."""
+        template = self.ws.config.analysis_template(template_name)
+        assert template is not None
+        self.background = AnalysisRun(
+            template, self.analysis_variables(), self.providers, started_at=utcnow()
+        )
+
+    def tick_background(self, *, terminate: bool = False) -> None:
+        run = self.background
+        if run is None:
+            return
+        tick = run.tick(self.background_history, terminate=terminate)
+        if tick.taken:
+            self._store_measurements(None, run.template.name, tick.taken)
+            self.background_history += tick.taken
+        if tick.completed:
+            self.background = None
+            if tick.phase not in (AnalysisPhase.SUCCESSFUL, AnalysisPhase.INCONCLUSIVE):
+                raise RolloutFailed(
+                    f"background analysis {run.template.name} {tick.phase.value}: {tick.summary()}",
+                    {"analysis": run.template.name, "phase": tick.phase.value, "background": True},
+                )
+
+    def analyse(self, step: DeploymentStep, template_name: str) -> None:
+        """Run an analysis template against the new version; fail the rollout unless it succeeds.
+
+        Every measurement is stored. An inconclusive result waits for a person: promote goes on,
+        abort goes back."""
+        template = self.ws.config.analysis_template(template_name)
+        assert template is not None  # the config check refuses unknown templates
+        variables = self.analysis_variables()
         run = AnalysisRun(template, variables, self.providers, started_at=utcnow())
         history: list[MetricMeasurement] = []
         while True:
@@ -398,19 +429,27 @@ class Rollout:
         )
 
     def _store_measurements(
-        self, step: DeploymentStep, template: str, taken: list[MetricMeasurement]
+        self, step: DeploymentStep | None, template: str, taken: list[MetricMeasurement]
     ) -> None:
         with self.ws.store.transaction() as session:
             for m in taken:
                 session.add(
                     MeasurementRow(
-                        deployment_id=self.deployment_id, step_id=step.id, analysis=template, **m.to_record()
+                        deployment_id=self.deployment_id,
+                        step_id=step.id if step else None,
+                        analysis=template,
+                        **m.to_record(),
                     )
                 )
+        shown_on = step or self.current_step
         for m in taken:
+            if shown_on is None:
+                continue
             shown = m.to_record()["value"]["result"]
+            prefix = "" if step else f"background {template}: "
             self.on_line(
-                step, f"{m.metric} = {shown} → {m.phase.value}" + (f" ({m.error})" if m.error else "")
+                shown_on,
+                f"{prefix}{m.metric} = {shown} → {m.phase.value}" + (f" ({m.error})" if m.error else ""),
             )
 
     def sleep(self) -> None:
@@ -551,8 +590,10 @@ def run_rollout(
                 )
                 _mark(ws, row.id, StepState.SKIPPED, why)
                 continue
-            current_row = _mark(ws, row.id, StepState.RUNNING)
+            current_row = rollout.current_step = _mark(ws, row.id, StepState.RUNNING)
             on_step(current_row, False)
+            if isinstance(strategy, Canary) and strategy.background_analysis and position == 0:
+                rollout.start_background(strategy.background_analysis.template)
             rollout.hold_if_paused(current_row)
             if action.kind == "set_weight":
                 rollout.set_weight(current_row, action.arg, deadline)
@@ -571,8 +612,9 @@ def run_rollout(
             current_row = _mark(ws, row.id, StepState.SUCCEEDED)
             on_step(current_row, True)
             _save_state(ws, deployment.id, {"step": position + 1})
-        current_row = _mark(ws, rows[-1].id, StepState.RUNNING)
+        current_row = rollout.current_step = _mark(ws, rows[-1].id, StepState.RUNNING)
         on_step(current_row, False)
+        rollout.tick_background(terminate=True)  # its metrics without a count end successful here
         if isinstance(strategy, BlueGreen) and stable is not None:
             # The old version stays warm for an instant way back, then retires.
             rollout.pause(current_row, strategy.scale_down_delay, announce=False)
