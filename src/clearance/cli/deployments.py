@@ -68,11 +68,37 @@ def deploy(
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
-    """Deploy a release to an environment (every service unless --service), checking the lifecycle."""
+    """Deploy a release to an environment (every service unless --service), checking the lifecycle.
+
+    With a `clearance serve` running, the deployment is queued for its workers (--wait follows it to
+    the end); without one, it runs here and --wait queues behind a deployment already running."""
+    from clearance.delivery.worker import live_server
+
     ws = open_workspace(config, actor=actor)
-    _finish(
-        delivery.deploy(ws, release, to, services=service, wait=wait, progress=ConsoleProgress()), as_json
-    )
+    if live_server(ws) is None:
+        outcome = delivery.deploy(ws, release, to, services=service, wait=wait, progress=ConsoleProgress())
+        _finish(outcome, as_json)
+        return
+    queued = delivery.deploy(ws, release, to, services=service, wait=True, for_server=True)
+    if wait:
+        _finish(_follow(ws, [d.id for d in queued.deployments]), as_json)
+        return
+    if as_json:
+        emit_json(
+            {"ok": True, "queued": True, "deployments": [deployment_summary(d) for d in queued.deployments]}
+        )
+    else:
+        ids = ", ".join(str(d.id) for d in queued.deployments)
+        err().print(f"queued for clearance serve: deployment {ids} (follow: clearance deployment watch ID)")
+
+
+def _follow(ws: Workspace, ids: list[int]) -> delivery.DeployOutcome:
+    """Wait until the server's workers have finished these deployments."""
+    while True:
+        rows = delivery.load_deployments(ws, ids)
+        if all(d.state not in ("queued", "running") for d in rows):
+            return delivery.DeployOutcome(rows)
+        time.sleep(0.3)
 
 
 def promote(

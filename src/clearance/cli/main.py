@@ -11,7 +11,7 @@ import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from clearance import __version__
-from clearance.cli import agent, audit, demo, deployments, project, releases, rollouts
+from clearance.cli import agent, audit, demo, deployments, project, releases, rollouts, serve
 from clearance.cli.output import render_error
 from clearance.errors import ClearanceError, Interrupted
 
@@ -34,6 +34,7 @@ app.add_typer(deployments.deployment_app, name="deployment")
 app.add_typer(audit.audit_app, name="audit")
 app.command("demo")(demo.demo)
 app.command("agent")(agent.agent)
+app.command("serve")(serve.serve)
 app.command("abort")(rollouts.abort)
 app.command("pause")(rollouts.pause)
 app.command("resume")(rollouts.resume)

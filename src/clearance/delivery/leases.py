@@ -160,6 +160,8 @@ def reap_orphans(store: Store, *, actor: str) -> list[int]:
         now = utcnow()
         reaped = []
         for deployment in candidates:
+            if deployment.state == DeploymentState.QUEUED.value and deployment.lease_owner is None:
+                continue  # queued for a `clearance serve` worker: nobody holds it yet
             expired = deployment.lease_expires_at is None or deployment.lease_expires_at < now
             if expired or holder_is_dead(deployment.lease_owner):
                 mark_interrupted(session, deployment, actor=actor)

@@ -138,6 +138,7 @@ def queue_deployment(
     *,
     kind: str = "deploy",
     rollback_of: int | None = None,
+    for_server: bool = False,
 ) -> Deployment:
     steps = ws.config.steps_for(environment, service)
     rows = [
@@ -162,8 +163,9 @@ def queue_deployment(
         requested_by=ws.actor,
         config_sha256=ws.loaded.sha256,
         rollback_of_id=rollback_of,
-        lease_owner=worker_id(),
-        lease_expires_at=lease_until(ws.settings.lease_seconds),
+        # Queued for a server: no owner until a worker claims it. Run here: this process holds it.
+        lease_owner=None if for_server else worker_id(),
+        lease_expires_at=None if for_server else lease_until(ws.settings.lease_seconds),
         strategy=strategy,
         rollout={},
         steps=rows,
@@ -207,6 +209,7 @@ def deploy(
     wait: bool = False,
     progress: Progress | None = None,
     follow_auto_deploy: bool = True,
+    for_server: bool = False,
 ) -> DeployOutcome:
     """Deploy a release to one environment, service by service, then any auto-deploy phase it unlocks."""
     progress = progress or NullProgress()
@@ -236,10 +239,15 @@ def deploy(
     with ws.store.transaction() as session:
         fresh = session.get(Release, release_id)  # the first session is closed; reload in this one
         assert fresh is not None
-        queued = [queue_deployment(ws, session, fresh, environment, s) for s in targets]
+        queued = [
+            queue_deployment(ws, session, fresh, environment, s, for_server=for_server) for s in targets
+        ]
         for deployment in queued:
             step_environment(ws, deployment)  # secrets must be there before anything runs
         ids = [d.id for d in queued]
+    if for_server:
+        # A `clearance serve` worker picks them up; the caller may follow them.
+        return DeployOutcome(load_deployments(ws, ids))
     return _run_all(ws, ids, release_id, wait=wait, progress=progress, follow=follow_auto_deploy)
 
 

@@ -1,0 +1,78 @@
+"""`clearance serve`: the control plane on this machine — engine workers and the embedded agent."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from clearance.cli.options import ConfigPath
+from clearance.cli.output import err
+from clearance.workspace import open_workspace
+
+
+def serve(
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Deployments run at the same time.")] = 2,
+    agent: Annotated[bool, typer.Option("--agent/--no-agent", help="Run the embedded local agent.")] = True,
+    config: ConfigPath = None,
+) -> None:
+    """Run engine workers that take queued deployments from the store (and the local agent)."""
+    from clearance.agent.runner import LocalAgent
+    from clearance.delivery.leases import worker_id
+    from clearance.delivery.worker import SERVER_PREFIX, run_worker
+    from clearance.store.tables import AgentRow, utcnow
+
+    ws = open_workspace(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    server_id = f"{SERVER_PREFIX}{worker_id()}"
+
+    def beat() -> None:
+        while True:
+            with ws.store.transaction() as session:
+                session.merge(
+                    AgentRow(
+                        id=server_id,
+                        host=socket.gethostname(),
+                        pid=os.getpid(),
+                        project_id=ws.project_id,
+                        heartbeat_at=utcnow(),
+                    )
+                )
+            if stop.wait(2.0):
+                break
+        with ws.store.transaction() as session:
+            row = session.get(AgentRow, server_id)
+            if row is not None:
+                session.delete(row)
+
+    threads = [threading.Thread(target=beat, name="serve-heartbeat")]
+    threads += [
+        threading.Thread(target=run_worker, args=(ws, stop), name=f"worker-{i}") for i in range(workers)
+    ]
+    if agent:
+        runner = LocalAgent(ws.store, ws.root / ".clearance" / "agent", project_id=ws.project_id)
+        threads.append(threading.Thread(target=runner.run, args=(stop,), name="agent"))
+    for thread in threads:
+        thread.start()
+    err().print(
+        f"clearance serve: {workers} workers{' and the local agent' if agent else ''} for project "
+        f"{ws.config.project} (stop with Ctrl-C)"
+    )
+    while not stop.wait(0.5):
+        pass
+    for thread in threads:
+        thread.join()
