@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clearance.agent.envoy_config import cluster_name
 from clearance.delivery.analysis.runs import AnalysisPhase, AnalysisRun, MetricMeasurement
 from clearance.delivery.metrics.registry import ProviderPool
+from clearance.delivery.routers.envoy import cluster_name
 from clearance.delivery.states import StepState, advance_step
 from clearance.delivery.targets.base import (
     DesiredState,
