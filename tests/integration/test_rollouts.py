@@ -4,17 +4,20 @@ Envoy, driven by the local agent, while a load generator keeps calling the stabl
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from clearance.demo.loadgen import LoadGenerator
 from support.cli import CliRunner, clearance_command
+from support.prometheus import start_prometheus
 from support.store import execute
 
 from .conftest import Project
@@ -337,3 +340,63 @@ def test_background_analysis_fails_a_canary_during_a_long_pause(
     assert _versions(port) == {"1.0.0"}
     rows = execute(project.database_url, "SELECT step_id, phase FROM measurements")
     assert rows and all(r[0] is None for r in rows) and any(r[1] == "failed" for r in rows)
+
+
+PROMETHEUS_TEMPLATE = """\
+analysis_templates:
+  - name: errors
+    metrics:
+      - name: error-rate
+        provider:
+          type: prometheus
+          address: {address}
+          query: >-
+            (sum(rate(envoy_cluster_upstream_rq_xx{{envoy_cluster_name="{{{{cluster}}}}",envoy_response_code_class="5"}}[5s]))
+            or vector(0))
+            / sum(rate(envoy_cluster_upstream_rq_xx{{envoy_cluster_name="{{{{cluster}}}}"}}[5s]))
+        initial_delay: 4s
+        interval: 2s
+        count: 3
+        success_condition: result < 0.05
+"""
+
+
+def test_a_prometheus_analysis_over_envoys_metrics_promotes_or_rolls_back(
+    project: Project, cli: CliRunner, agent_stopper: None, tmp_path: Path
+) -> None:
+    """Prometheus scrapes the agent's Envoy; PromQL templated per version decides the canary."""
+    port = _free_port()
+    command = (
+        'if [ "$CLEARANCE_RELEASE_VERSION" = 1.2.0 ]; then export FAULT_ERROR_RATE=0.5; fi; '
+        "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service"
+    )
+    project.write_config(_config(port, ANALYSED, command=f"'{command}'") + TEMPLATES)
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        assert cli("release", "create", version, "--no-deploy").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    [(observed,)] = execute(project.database_url, "SELECT observed FROM target_observations")
+    admin = (observed if isinstance(observed, dict) else json.loads(observed))["proxy_admin_url"]
+    (tmp_path / "prometheus").mkdir()
+    prometheus = start_prometheus(
+        tmp_path / "prometheus", [admin.removeprefix("http://")], metrics_path="/stats/prometheus"
+    )
+    try:
+        project.write_config(
+            _config(port, ANALYSED, command=f"'{command}'")
+            + PROMETHEUS_TEMPLATE.format(address=prometheus.url)
+        )
+        with LoadGenerator(f"http://127.0.0.1:{port}/", rate=60, connections=4) as load:
+            healthy = cli("deploy", "1.1.0", "--to", "prod", "--json")
+            faulty = cli("deploy", "1.2.0", "--to", "prod", "--json")
+            load.stop()
+    finally:
+        prometheus.stop()
+    assert healthy.exit_code == 0, healthy
+    assert faulty.exit_code == 1, faulty
+    assert "analysis errors failed" in faulty.json()["deployments"][0]["reason"]
+    assert _versions(port) == {"1.1.0"}
+    phases = execute(project.database_url, "SELECT deployment_id, phase FROM measurements ORDER BY id")
+    healthy_phases = [p for d, p in phases if d == healthy.json()["deployments"][0]["id"]]
+    # Before Prometheus has scraped the new cluster the query is empty: an error measurement that is
+    # retried (Argo's rule), never a pass; three successful ones then complete the analysis.
+    assert healthy_phases.count("successful") == 3 and set(healthy_phases) <= {"successful", "error"}

@@ -120,7 +120,7 @@ class PrometheusServer:
             self.process.wait()
 
 
-def start_prometheus(base: Path, targets: list[str]) -> PrometheusServer:
+def start_prometheus(base: Path, targets: list[str], *, metrics_path: str = "/metrics") -> PrometheusServer:
     binary = find_prometheus()
     if binary is None:
         raise RuntimeError(
@@ -130,7 +130,8 @@ def start_prometheus(base: Path, targets: list[str]) -> PrometheusServer:
     listed = ", ".join(f"'{t}'" for t in targets)
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [{listed}]\n",
+        f"scrape_configs:\n  - job_name: app\n    metrics_path: {metrics_path}\n"
+        f"    static_configs:\n      - targets: [{listed}]\n",
         encoding="utf-8",
     )
     port = free_port()
