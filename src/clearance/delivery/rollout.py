@@ -481,10 +481,6 @@ class Rollout:
             time.sleep(POLL_SECONDS)
 
 
-def now_iso() -> str:
-    return utcnow().isoformat()
-
-
 def advance_step_state(step: DeploymentStep, new: StepState) -> None:
     step.state = advance_step(StepState(step.state), new).value
 
