@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from clearance.store import Store
-from support.cli import CliRunner
+from support.cli import CliRunner, clearance_command
 from support.postgres import PostgresServer
 
 BASIC_CONFIG = """\
@@ -52,6 +54,24 @@ class Project:
     root: Path
     database_url: str
     backend: str
+
+    def process_env(self, actor: str = "alice", **extra: str) -> dict[str, str]:
+        """The environment of a `clearance` subprocess working on this project's store."""
+        env = {**os.environ, "CLEARANCE_ACTOR": actor, **extra}
+        if self.backend == "postgresql":
+            env["CLEARANCE_DATABASE_URL"] = self.database_url
+        return env
+
+    def start(self, *args: str, actor: str = "alice", **extra: str) -> subprocess.Popen[str]:
+        """`clearance ARGS` as a separate process in the project folder (output captured)."""
+        return subprocess.Popen(
+            [*clearance_command(), *args],
+            cwd=self.root,
+            env=self.process_env(actor, **extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def write_config(self, text: str) -> Path:
         path = self.root / "clearance.yaml"

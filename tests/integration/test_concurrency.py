@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import CliRunner, clearance_command, run_process
+from support.cli import CliRunner, run_process
 from support.store import execute, snapshot
 
 from .conftest import Project
@@ -45,21 +45,11 @@ process:
 def _env(project: Project) -> dict[str, str]:
     marks = project.root / "marks"
     marks.mkdir(exist_ok=True)
-    env = {"MARKS": str(marks), "LOG": str(project.root / "steps.log"), "CLEARANCE_ACTOR": "alice"}
-    if project.backend == "postgresql":
-        env["CLEARANCE_DATABASE_URL"] = project.database_url
-    return env
+    return {"MARKS": str(marks), "LOG": str(project.root / "steps.log")}
 
 
 def _start(project: Project, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*clearance_command(), *args],
-        cwd=project.root,
-        env={**os.environ, **_env(project)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return project.start(*args, **_env(project))
 
 
 def _wait_for(path: Path, timeout: float = 30) -> None:
@@ -82,7 +72,15 @@ def test_second_deploy_is_refused_with_the_running_ones_id(project: Project, cli
     try:
         _wait_for(project.root / "marks" / "started-1")
         before = snapshot(project.database_url)
-        second = run_process("deploy", "1.1.0", "--to", "dev", "--json", cwd=project.root, env=_env(project))
+        second = run_process(
+            "deploy",
+            "1.1.0",
+            "--to",
+            "dev",
+            "--json",
+            cwd=project.root,
+            env=project.process_env(**_env(project)),
+        )
         assert second.exit_code == 3, second
         assert "being deployed by deployment 1" in second.stderr
         assert second.json()["error"]["data"]["running_deployment_id"] == 1

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ import httpx
 import pytest
 
 from clearance.demo.loadgen import LoadGenerator
-from support.cli import CliRunner, clearance_command
+from support.cli import CliRunner
 from support.prometheus import start_prometheus
 from support.store import execute
 
@@ -145,17 +143,7 @@ def test_abort_sends_traffic_back_and_a_finished_deployment_cannot_be_steered(
     assert cli("release", "create", "1.0.0").exit_code == 0
     assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
     assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
-    env = {"CLEARANCE_ACTOR": "alice"}
-    if project.backend == "postgresql":
-        env["CLEARANCE_DATABASE_URL"] = project.database_url
-    deploying = subprocess.Popen(
-        [*clearance_command(), "deploy", "1.1.0", "--to", "prod"],
-        cwd=project.root,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    deploying = project.start("deploy", "1.1.0", "--to", "prod")
     try:
         deadline = time.monotonic() + 30
         while _versions(port) != {"1.0.0", "1.1.0"}:
@@ -251,18 +239,8 @@ def test_blue_green_previews_then_switches_all_traffic_at_once(
     assert cli("release", "create", "1.0.0").exit_code == 0
     assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
     assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
-    env = {"CLEARANCE_ACTOR": "alice"}
-    if project.backend == "postgresql":
-        env["CLEARANCE_DATABASE_URL"] = project.database_url
     with LoadGenerator(f"http://127.0.0.1:{port}/", rate=40, connections=4) as load:
-        deploying = subprocess.Popen(
-            [*clearance_command(), "deploy", "1.1.0", "--to", "prod"],
-            cwd=project.root,
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        deploying = project.start("deploy", "1.1.0", "--to", "prod")
         try:
             deadline = time.monotonic() + 30
             while True:

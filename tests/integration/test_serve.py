@@ -4,7 +4,6 @@ the work without running one deployment twice."""
 from __future__ import annotations
 
 import itertools
-import os
 import signal
 import subprocess
 import time
@@ -35,13 +34,6 @@ process:
 """
 
 
-def _env(project: Project) -> dict[str, str]:
-    env = {**os.environ, "CLEARANCE_ACTOR": "server"}
-    if project.backend == "postgresql":
-        env["CLEARANCE_DATABASE_URL"] = project.database_url
-    return env
-
-
 @pytest.fixture
 def start_servers(project: Project) -> Iterator[Callable[[int], list[subprocess.Popen[str]]]]:
     """Start `clearance serve` processes (after the test wrote its config) and wait until they serve."""
@@ -53,7 +45,7 @@ def start_servers(project: Project) -> Iterator[Callable[[int], list[subprocess.
                 subprocess.Popen(
                     [*clearance_command(), "serve", "--workers", "2", "--no-agent"],
                     cwd=project.root,
-                    env=_env(project),
+                    env=project.process_env("server"),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     text=True,
