@@ -211,15 +211,13 @@ def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress, beat: 
 
 def _roll_out(ws: Workspace, deployment: Deployment, variables: dict[str, str], progress: Progress) -> None:
     """Replace the running version by the strategy's steps; on failure, end rolled back to stable."""
-    from clearance.agent.control import ensure_agent  # the wiring of the local target's agent
     from clearance.delivery.rollout import run_rollout
-    from clearance.delivery.targets.local import LocalTarget
+    from clearance.delivery.targets.local import local_target
 
-    ensure_agent(ws)
     outcome = run_rollout(
         ws,
         deployment,
-        LocalTarget(ws.store),
+        local_target(ws),
         env=variables,
         on_step=lambda step, done: (progress.step_finished if done else progress.step_started)(
             deployment, step

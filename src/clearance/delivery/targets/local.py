@@ -4,6 +4,7 @@ what it observed. The same rows serve a remote agent later; nothing here starts 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -16,6 +17,9 @@ from clearance.delivery.targets.base import (
 )
 from clearance.store import Store
 from clearance.store.tables import Project, TargetObservation, TargetState, utcnow
+
+if TYPE_CHECKING:
+    from clearance.workspace import Workspace
 
 
 class LocalTarget:
@@ -71,3 +75,11 @@ class LocalTarget:
             row = session.get(TargetState, (project_id, environment, service), with_for_update=True)
             if row is not None:
                 session.delete(row)
+
+
+def local_target(ws: Workspace) -> LocalTarget:
+    """The local target of a workspace, with an agent serving it (started in the background if needed)."""
+    from clearance.agent.control import ensure_agent  # imported late: Envoy and replica code is heavy
+
+    ensure_agent(ws)
+    return LocalTarget(ws.store)
