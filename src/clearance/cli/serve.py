@@ -1,4 +1,5 @@
-"""`clearance serve`: the control plane on this machine — engine workers and the embedded agent."""
+"""`clearance serve`: the control plane on this machine — engine workers, the scheduler, and the local
+agent (its own process, so replicas and Envoy keep serving while the control plane restarts)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ from clearance.workspace import open_workspace
 
 def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Deployments run at the same time.")] = 2,
-    agent: Annotated[bool, typer.Option("--agent/--no-agent", help="Run the embedded local agent.")] = True,
+    agent: Annotated[
+        bool, typer.Option("--agent/--no-agent", help="Keep the local agent running (started if needed).")
+    ] = True,
     config: ConfigPath = None,
 ) -> None:
-    """Run engine workers that take queued deployments from the store (and the local agent)."""
-    from clearance.agent.runner import LocalAgent
+    """Run engine workers that take queued deployments from the store, resume rollouts whose driver
+    died, and keep the local agent running. Stopping serve leaves the agent serving traffic."""
+    from clearance.agent.control import ensure_agent
     from clearance.delivery.leases import worker_id
+    from clearance.delivery.scheduler import run_scheduler
     from clearance.delivery.worker import SERVER_PREFIX, run_worker
     from clearance.store.tables import AgentRow, utcnow
 
@@ -64,13 +69,22 @@ def serve(
         threading.Thread(target=run_worker, args=(ws, stop), name=f"worker-{i}") for i in range(workers)
     ]
     if agent:
-        runner = LocalAgent(ws.store, ws.root / ".clearance" / "agent", project_id=ws.project_id)
-        threads.append(threading.Thread(target=runner.run, args=(stop,), name="agent"))
+        ensure_agent(ws)
+    keep_agent = (lambda: ensure_agent(ws)) if agent else None
+    threads.append(
+        threading.Thread(
+            target=run_scheduler, args=(ws, stop), kwargs={"keep_agent": keep_agent}, name="scheduler"
+        )
+    )
     for thread in threads:
         thread.start()
     err().print(
-        f"clearance serve: {workers} workers{' and the local agent' if agent else ''} for project "
-        f"{ws.config.project} (stop with Ctrl-C)"
+        f"clearance serve: {workers} workers for project {ws.config.project} (stop with Ctrl-C)"
+        + (
+            "; the local agent keeps serving after it stops (`clearance agent --stop` ends it)"
+            if agent
+            else ""
+        )
     )
     while not stop.wait(0.5):
         pass

@@ -4,13 +4,14 @@ records every state change, so the store always tells what happened — even if 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from clearance.audit.service import record
-from clearance.delivery.leases import Heartbeat, release_lock, try_lock
+from clearance.delivery.leases import Heartbeat, fall_back_to_stable, release_lock, try_lock
 from clearance.delivery.scripts import ScriptResult, run_script
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
 from clearance.errors import ConfigError, DeploymentBusy, Interrupted, OperationFailed
@@ -79,13 +80,22 @@ def step_environment(ws: Workspace, deployment: Deployment) -> StepEnvironment:
     return StepEnvironment(variables, secrets)
 
 
-def execute(ws: Workspace, deployment_id: int, *, wait: bool, progress: Progress) -> Deployment:
-    """Run one queued deployment to its end and return it as recorded."""
+def execute(
+    ws: Workspace,
+    deployment_id: int,
+    *,
+    wait: bool,
+    progress: Progress,
+    resume: bool = False,
+    stop: threading.Event | None = None,
+) -> Deployment:
+    """Run one queued deployment — or resume a running one whose driver died — to its end (or, when
+    `stop` is set during its rollout, until it is suspended for another worker) and return it."""
     with Heartbeat(ws.store, deployment_id, ws.settings.lease_seconds) as beat:
         _take_lock(ws, deployment_id, wait=wait, progress=progress)
         try:
-            deployment = _start(ws, deployment_id, progress)
-            _run_steps(ws, deployment, progress, beat)
+            deployment = (_resume if resume else _start)(ws, deployment_id, progress)
+            _run_steps(ws, deployment, progress, beat, stop)
         except (Interrupted, KeyboardInterrupt) as exc:
             _finish(ws, deployment_id, DeploymentState.CANCELLED, "interrupted by the user", progress)
             raise Interrupted(f"deployment {deployment_id} cancelled: interrupted") from exc
@@ -158,10 +168,39 @@ def _start(ws: Workspace, deployment_id: int, progress: Progress) -> Deployment:
     return deployment
 
 
-def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress, beat: Heartbeat) -> None:
+def _resume(ws: Workspace, deployment_id: int, progress: Progress) -> Deployment:
+    with ws.store.transaction() as session:
+        deployment = session.get(Deployment, deployment_id)
+        assert deployment is not None
+        record(
+            session,
+            actor=ws.actor,
+            tag="deployment:resumed",
+            subject=f"deployment:{deployment.id}",
+            data={
+                "deployment_id": deployment.id,
+                "version": deployment.release.version,
+                "environment": deployment.environment,
+                "service": deployment.service,
+                "step": (deployment.rollout or {}).get("step", 0),
+            },
+        )
+        _ = deployment.steps
+    progress.started(deployment)
+    return deployment
+
+
+def _run_steps(
+    ws: Workspace,
+    deployment: Deployment,
+    progress: Progress,
+    beat: Heartbeat,
+    stop: threading.Event | None = None,
+) -> None:
     env = step_environment(ws, deployment)
     base_env = {**os.environ, **env.variables}
-    for step_row in [s for s in deployment.steps if s.kind == "script"]:
+    pending = [s for s in deployment.steps if s.kind == "script" and s.state != StepState.SUCCEEDED.value]
+    for step_row in pending:
         if beat.lost.is_set():
             # Our lease ran out (the process stalled) and another command failed the deployment as
             # interrupted: running more steps now would act on a deployment the record says is over.
@@ -204,26 +243,38 @@ def _run_steps(ws: Workspace, deployment: Deployment, progress: Progress, beat: 
             _finish(ws, deployment.id, DeploymentState.FAILED, f"step '{step.name}' {step.reason}", progress)
             return
     if deployment.strategy:
-        _roll_out(ws, deployment, env.variables, progress)
+        _roll_out(ws, deployment, env.variables, progress, stop)
         return
     _finish(ws, deployment.id, DeploymentState.SUCCEEDED, "", progress)
 
 
-def _roll_out(ws: Workspace, deployment: Deployment, variables: dict[str, str], progress: Progress) -> None:
+def _roll_out(
+    ws: Workspace,
+    deployment: Deployment,
+    variables: dict[str, str],
+    progress: Progress,
+    stop: threading.Event | None,
+) -> None:
     """Replace the running version by the strategy's steps; on failure, end rolled back to stable."""
-    from clearance.delivery.rollout import run_rollout
+    from clearance.delivery.outcomes import RolloutSuspended
+    from clearance.delivery.rollout_run import run_rollout
     from clearance.delivery.targets.local import local_target
 
-    outcome = run_rollout(
-        ws,
-        deployment,
-        local_target(ws),
-        env=variables,
-        on_step=lambda step, done: (progress.step_finished if done else progress.step_started)(
-            deployment, step
-        ),
-        on_line=lambda step, line: progress.output(deployment, step, line),
-    )
+    try:
+        outcome = run_rollout(
+            ws,
+            deployment,
+            local_target(ws),
+            env=variables,
+            on_step=lambda step, done: (progress.step_finished if done else progress.step_started)(
+                deployment, step
+            ),
+            on_line=lambda step, line: progress.output(deployment, step, line),
+            stop=stop,
+        )
+    except RolloutSuspended:
+        _suspend(ws, deployment.id)
+        return
     if outcome.ok:
         _finish(ws, deployment.id, DeploymentState.SUCCEEDED, "", progress)
         return
@@ -246,6 +297,27 @@ def _roll_out(ws: Workspace, deployment: Deployment, variables: dict[str, str], 
                 "automatic": True,
                 "reason": outcome.reason,
                 **outcome.data,
+            },
+        )
+
+
+def _suspend(ws: Workspace, deployment_id: int) -> None:
+    """Stop driving a rollout without ending it: the next free server worker resumes it."""
+    with ws.store.transaction() as session:
+        deployment = session.get(Deployment, deployment_id)
+        assert deployment is not None
+        deployment.lease_owner, deployment.lease_expires_at = None, None
+        deployment.rollout = {**(deployment.rollout or {}), "server": True}
+        record(
+            session,
+            actor=ws.actor,
+            tag="deployment:suspended",
+            subject=f"deployment:{deployment.id}",
+            data={
+                "deployment_id": deployment.id,
+                "environment": deployment.environment,
+                "service": deployment.service,
+                "step": (deployment.rollout or {}).get("step", 0),
             },
         )
 
@@ -309,6 +381,9 @@ def _finish(
                 elif step.state == StepState.PENDING.value:
                     step.state = advance_step(StepState.PENDING, StepState.CANCELLED).value
                     step.reason = reason
+            if state != DeploymentState.SUCCEEDED and deployment.strategy:
+                # Whoever stops a rollout early leaves no traffic split behind.
+                fall_back_to_stable(session, deployment)
             tag = {
                 "succeeded": "deployment:succeeded",
                 "failed": "deployment:failed",

@@ -1,26 +1,28 @@
 """Rollouts: how a new version of a `run:` service replaces the stable one, as ordered steps over the
 target's desired and observed state.
 
-Each step is a reconcile function — "make the world match this step, record what you saw" — run
-until done. Progress lives in the deployment row (`rollout`), so the steps can be resumed, and
-`clearance promote|abort|pause|resume` act by writing flags there that the loop reads.
-When a step fails (replicas never ready, analysis failed, deadline passed, abort), traffic goes back
-100 % to the stable version before the new replicas are stopped.
+Each step is a reconcile function — "make the world match this step, record what you saw" — safe to
+run again. Progress lives in the deployment row (`rollout`: weight, pause start, stable version), so
+a rollout whose driver died resumes from its last recorded step, and `clearance promote|abort|pause|
+resume` act by writing requests there that the loop reads. When a step fails (replicas never ready,
+analysis failed, deadline passed, abort), traffic goes back 100 % to the stable version before the
+new replicas are stopped.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clearance.delivery.analysis.runs import AnalysisPhase, AnalysisRun, MetricMeasurement
-from clearance.delivery.metrics.registry import ProviderPool
+from clearance.delivery.analysis.rollout_analysis import RolloutAnalysis
+from clearance.delivery.outcomes import RolloutFailed, RolloutSuspended
 from clearance.delivery.routers.envoy import cluster_name
-from clearance.delivery.states import StepState, advance_step
+from clearance.delivery.strategies.plan import rolling_batches
 from clearance.delivery.targets.base import (
     DesiredState,
     HealthSpec,
@@ -29,112 +31,13 @@ from clearance.delivery.targets.base import (
     Target,
     VersionSpec,
 )
-from clearance.project.rollout import AllAtOnce, BlueGreen, Canary, Rolling, RunSpec, Strategy
+from clearance.project.rollout import Canary, Rolling, RunSpec, Strategy
 from clearance.store import Deployment, DeploymentStep
-from clearance.store.tables import MeasurementRow, utcnow
 
 if TYPE_CHECKING:
     from clearance.workspace import Workspace
 
 POLL_SECONDS = 0.2
-
-
-@dataclass(frozen=True)
-class PlannedStep:
-    name: str
-    kind: str  # set_weight | pause | analysis | finish
-
-
-@dataclass(frozen=True)
-class Action:
-    """One rollout step to run: set_weight (arg: %), pause (arg: seconds or None = until promoted),
-    analysis (arg: template), preview (blue-green: new version on the preview port), switch
-    (blue-green: 100 % at once, old kept warm)."""
-
-    kind: str
-    name: str
-    arg: Any = None
-
-
-def actions(strategy: Strategy) -> list[Action]:
-    if isinstance(strategy, Canary):
-        result = []
-        for step in strategy.steps:
-            if step.set_weight is not None:
-                result.append(Action("set_weight", step.describe(), step.set_weight))
-            elif step.pause is not None:
-                result.append(Action("pause", step.describe(), step.pause.duration))
-            else:
-                assert step.analysis is not None
-                result.append(Action("analysis", step.describe(), step.analysis.template))
-        return result
-    if isinstance(strategy, AllAtOnce):
-        return [Action("set_weight", "set weight 100%", 100)]
-    if isinstance(strategy, BlueGreen):
-        port = f" on port {strategy.preview_port}" if strategy.preview_port else ""
-        result = [Action("preview", f"preview: start the new version{port}")]
-        if strategy.pre_promotion_analysis:
-            template = strategy.pre_promotion_analysis.template
-            result.append(Action("analysis", f"analysis {template} (pre-promotion)", template))
-        if not strategy.auto_promote:
-            result.append(Action("pause", "wait for `clearance promote`", None))
-        elif strategy.auto_promote_after:
-            result.append(
-                Action(
-                    "pause",
-                    f"auto-promote after {strategy.auto_promote_after:g}s",
-                    strategy.auto_promote_after,
-                )
-            )
-        result.append(Action("switch", "switch: 100% to the new version, old kept warm"))
-        if strategy.post_promotion_analysis:
-            template = strategy.post_promotion_analysis.template
-            result.append(Action("analysis", f"analysis {template} (post-promotion)", template))
-        return result
-    assert isinstance(strategy, Rolling)
-    pause = f", pause {strategy.pause:g}s between batches" if strategy.pause else ""
-    return [
-        Action(
-            "rolling",
-            f"rolling update: surge {strategy.max_surge}, unavailable {strategy.max_unavailable}{pause}",
-        )
-    ]
-
-
-def rolling_batches(replicas: int, max_surge: int, max_unavailable: int) -> list[tuple[int, int]]:
-    """The (new, old) replica counts a rolling update goes through, as Kubernetes bounds them:
-    never more than replicas + max_surge in all, never fewer than replicas - max_unavailable ready."""
-    new, old = 0, replicas
-    batches: list[tuple[int, int]] = []
-    while new < replicas or old > 0:
-        grown = min(replicas, max(new, replicas + max_surge - old))
-        if grown != new:
-            new = grown
-            batches.append((new, old))
-        shrunk = max(0, replicas - new - max_unavailable)
-        if shrunk != old:
-            old = shrunk
-            batches.append((new, old))
-    return batches
-
-
-def plan(strategy: Strategy) -> list[PlannedStep]:
-    """The rollout steps a deployment records up front, so `deployment show` lists them all."""
-    steps = [PlannedStep(a.name, a.kind) for a in actions(strategy)]
-    finish = "finish: new version takes all traffic, stable retires"
-    if isinstance(strategy, BlueGreen):
-        finish = f"finish: old version retires after {strategy.scale_down_delay:g}s"
-    steps.append(PlannedStep(finish, "finish"))
-    return steps
-
-
-class RolloutFailed(Exception):
-    """A step could not complete: the rollout must go back to the stable version."""
-
-    def __init__(self, reason: str, data: dict[str, Any] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.data = data or {}
 
 
 def service_spec(ws: Workspace, run: RunSpec, environment: str, preview_port: int | None) -> ServiceSpec:
@@ -171,11 +74,18 @@ class Rollout:
     stable: str | None = None
     stable_env: tuple[tuple[str, str], ...] = ()
     state: dict[str, Any] = field(default_factory=dict)
-    # One pool per rollout: providers that remember counters between measurements (envoy) keep them.
-    providers: ProviderPool = field(default_factory=ProviderPool)
-    background: AnalysisRun | None = None
-    current_step: DeploymentStep | None = None
-    background_history: list[MetricMeasurement] = field(default_factory=list)
+    stop: threading.Event | None = None  # set when the server stops: suspend, another resumes
+    analysis: RolloutAnalysis = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.analysis = RolloutAnalysis(
+            ws=self.ws,
+            deployment_id=self.deployment_id,
+            variables=self.analysis_variables,
+            on_line=self.on_line,
+            check=self.check_flags,
+            decide=self.wait_for_decision,
+        )
 
     # -- desired state ------------------------------------------------------------------------
     def desired(self, weight: int, *, full_scale: bool = False) -> DesiredState:
@@ -210,7 +120,7 @@ class Rollout:
         if weight >= 100 and self.stable is not None and self.stable != self.version:
             self._converge(step, self.desired(int(self.state.get("weight", 0)), full_scale=True), deadline)
         self._converge(step, self.desired(weight), deadline)
-        self.state["weight"] = weight
+        self.save(weight=weight)
 
     def blue_green(self, *, switched: bool) -> DesiredState:
         """Both versions at full size; before the switch the new one is only on the preview port."""
@@ -233,6 +143,8 @@ class Rollout:
         assert self.stable is not None
         batches = rolling_batches(self.replicas, strategy.max_surge, strategy.max_unavailable)
         for number, (new, old) in enumerate(batches, start=1):
+            if number - 1 < self._rolling_resume_index(batches):
+                continue
             versions = []
             if old:
                 versions.append(
@@ -249,9 +161,19 @@ class Rollout:
                 versions=tuple(versions),
             )
             self._converge(step, desired, deadline)
-            self.state["weight"] = weight
+            self.save(weight=weight)
             if strategy.pause and number < len(batches):
                 self.pause(step, strategy.pause, announce=False)
+
+    def _rolling_resume_index(self, batches: list[tuple[int, int]]) -> int:
+        """The first batch not behind what the target already wants: a resumed rolling update
+        goes on from where it was instead of scaling back to its first batch."""
+        current = self.target.desired(self.ws.config.project, self.environment, self.service)
+        if current is None:
+            return 0
+        counts = {v.version: v.replicas for v in current.versions}
+        new, old = counts.get(self.version, 0), counts.get(self.stable or "", self.replicas)
+        return next((i for i, (n, o) in enumerate(batches) if n >= new and o <= old), 0)
 
     def converge(self, step: DeploymentStep, desired: DesiredState, deadline: float) -> None:
         self._converge(step, desired, deadline)
@@ -300,29 +222,53 @@ class Rollout:
             flags = dict(row.rollout or {})
         if flags.get("abort"):
             raise RolloutFailed(f"aborted by {flags.get('abort_by', 'a user')}", {"aborted": True})
+        if self.stop is not None and self.stop.is_set():
+            raise RolloutSuspended()
         self.state["promote"] = flags.get("promote", 0)
         self.state["full"] = bool(flags.get("full"))
         self.state["paused"] = bool(flags.get("paused"))
-        self.tick_background()
+        self.analysis.tick_background()
 
     def pause(self, step: DeploymentStep, duration: float | None, *, announce: bool = True) -> None:
-        started = time.monotonic()
-        seen_promote = self.state.get("promote", 0)
-        if announce:
-            self.on_line(
-                step,
-                f"paused for {duration:g}s"
-                if duration
-                else f"paused: run `clearance promote {self.deployment_id}` to continue",
-            )
+        """Wait `duration` seconds (None: until promoted). When it began is recorded, so a resumed
+        rollout waits only for what is left, and a promote given meanwhile still counts."""
+        self.check_flags()
+        began = self.state.get("pause") or {}
+        if began.get("step") != step.id:
+            began = {"step": step.id, "at": time.time(), "promote": self.state.get("promote", 0)}
+            self.save(pause=began)
+            if announce:
+                self.on_line(
+                    step,
+                    f"paused for {duration:g}s"
+                    if duration
+                    else f"paused: run `clearance promote {self.deployment_id}` to continue",
+                )
         while True:
             self.check_flags()
-            if self.state.get("promote", 0) > seen_promote or self.state.get("full"):
+            if self.state.get("promote", 0) > began["promote"] or self.state.get("full"):
                 self.on_line(step, "promoted")
-                return
-            if duration is not None and time.monotonic() - started >= duration and not self.state["paused"]:
-                return
+                break
+            if duration is not None and time.time() - began["at"] >= duration and not self.state["paused"]:
+                break
             self.sleep()
+        self.save(pause=None)
+
+    def wait_for_decision(self, step: DeploymentStep, reason: str) -> None:
+        self.on_line(
+            step,
+            f"{reason} — waiting for a decision: `clearance promote {self.deployment_id}` "
+            f"or `clearance abort {self.deployment_id}`",
+        )
+        self.pause(step, None, announce=False)
+
+    def save(self, **progress: Any) -> None:
+        """Record progress in the deployment row; requests other commands wrote there are kept."""
+        self.state.update(progress)
+        with self.ws.store.transaction() as session:
+            row = session.get(Deployment, self.deployment_id)
+            assert row is not None
+            row.rollout = {**(row.rollout or {}), **progress}
 
     def hold_if_paused(self, step: DeploymentStep) -> None:
         """`clearance pause` holds the rollout before its next step until `clearance resume`."""
@@ -346,111 +292,6 @@ class Rollout:
             "baseline_cluster": cluster_name(self.stable) if self.stable else "",
             "proxy_admin_url": (observed.proxy_admin_url if observed else None) or "",
         }
-
-    def start_background(self, template_name: str) -> None:
-        """Argo's background analysis: measured all along the rollout, failing it at any step."""
-        template = self.ws.config.analysis_template(template_name)
-        assert template is not None
-        self.background = AnalysisRun(
-            template, self.analysis_variables(), self.providers, started_at=utcnow()
-        )
-
-    def tick_background(self, *, terminate: bool = False) -> None:
-        run = self.background
-        if run is None:
-            return
-        tick = run.tick(self.background_history, terminate=terminate)
-        if tick.taken:
-            self._store_measurements(None, run.template.name, tick.taken)
-            self.background_history += tick.taken
-        if tick.completed:
-            self.background = None
-            if tick.phase not in (AnalysisPhase.SUCCESSFUL, AnalysisPhase.INCONCLUSIVE):
-                raise RolloutFailed(
-                    f"background analysis {run.template.name} {tick.phase.value}: {tick.summary()}",
-                    {"analysis": run.template.name, "phase": tick.phase.value, "background": True},
-                )
-
-    def analyse(self, step: DeploymentStep, template_name: str) -> None:
-        """Run an analysis template against the new version; fail the rollout unless it succeeds.
-
-        Every measurement is stored. An inconclusive result waits for a person: promote goes on,
-        abort goes back."""
-        template = self.ws.config.analysis_template(template_name)
-        assert template is not None  # the config check refuses unknown templates
-        variables = self.analysis_variables()
-        run = AnalysisRun(template, variables, self.providers, started_at=utcnow())
-        history: list[MetricMeasurement] = []
-        while True:
-            self.check_flags()
-            tick = run.tick(history)
-            if tick.taken:
-                self._store_measurements(step, template.name, tick.taken)
-                history += tick.taken
-            if tick.completed:
-                break
-            wait = (tick.next_due - utcnow()).total_seconds() if tick.next_due else POLL_SECONDS
-            end = time.monotonic() + max(0.0, wait)
-            while time.monotonic() < end:
-                self.check_flags()
-                time.sleep(min(POLL_SECONDS, max(0.0, end - time.monotonic())))
-        if tick.phase == AnalysisPhase.SUCCESSFUL:
-            self.on_line(step, f"analysis {template.name}: successful")
-            return
-        values = [
-            {
-                "metric": m.metric,
-                "phase": m.phase.value,
-                "value": m.to_record()["value"]["result"],
-                "error": m.error,
-            }
-            for m in history
-        ]
-        reason = f"analysis {template.name} {tick.phase.value}: {tick.summary()}"
-        failing = [m for m in history if m.phase != AnalysisPhase.SUCCESSFUL]
-        if failing:
-            last = failing[-1]
-            metric = template.metric(last.metric)
-            shown = last.to_record()["value"]["result"] if last.value is not None else last.error
-            rule = metric.success_condition or (
-                f"not {metric.failure_condition}" if metric.failure_condition else ""
-            )
-            reason += f"; last {last.metric} = {shown}" + (f" (needs {rule})" if rule else "")
-        if tick.phase == AnalysisPhase.INCONCLUSIVE:
-            self.on_line(
-                step,
-                f"{reason} — waiting for a decision: `clearance promote {self.deployment_id}` "
-                f"or `clearance abort {self.deployment_id}`",
-            )
-            self.pause(step, None)
-            return
-        raise RolloutFailed(
-            reason, {"analysis": template.name, "phase": tick.phase.value, "measurements": values}
-        )
-
-    def _store_measurements(
-        self, step: DeploymentStep | None, template: str, taken: list[MetricMeasurement]
-    ) -> None:
-        with self.ws.store.transaction() as session:
-            for m in taken:
-                session.add(
-                    MeasurementRow(
-                        deployment_id=self.deployment_id,
-                        step_id=step.id if step else None,
-                        analysis=template,
-                        **m.to_record(),
-                    )
-                )
-        shown_on = step or self.current_step
-        for m in taken:
-            if shown_on is None:
-                continue
-            shown = m.to_record()["value"]["result"]
-            prefix = "" if step else f"background {template}: "
-            self.on_line(
-                shown_on,
-                f"{prefix}{m.metric} = {shown} → {m.phase.value}" + (f" ({m.error})" if m.error else ""),
-            )
 
     def sleep(self) -> None:
         time.sleep(POLL_SECONDS)
@@ -479,156 +320,3 @@ class Rollout:
             ):
                 return
             time.sleep(POLL_SECONDS)
-
-
-def advance_step_state(step: DeploymentStep, new: StepState) -> None:
-    step.state = advance_step(StepState(step.state), new).value
-
-
-@dataclass(frozen=True)
-class RolloutOutcome:
-    ok: bool
-    reason: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-def _stable_of(desired: DesiredState | None, version: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
-    """The version serving most traffic now: the one a rollout replaces and falls back to."""
-    if desired is None or not desired.versions:
-        return None, ()
-    top = max(desired.versions, key=lambda v: v.weight)
-    return (top.version, top.env) if top.version != version else (None, ())
-
-
-def _mark(ws: Workspace, step_id: int, state: StepState, reason: str = "") -> DeploymentStep:
-    with ws.store.transaction() as session:
-        step = session.get(DeploymentStep, step_id)
-        assert step is not None
-        advance_step_state(step, state)
-        now = utcnow()
-        if state == StepState.RUNNING:
-            step.started_at = now
-        elif state in (StepState.SUCCEEDED, StepState.FAILED, StepState.CANCELLED):
-            step.finished_at = now
-        if reason:
-            step.reason = reason
-        return step
-
-
-def _append_output(ws: Workspace, step_id: int, line: str) -> None:
-    with ws.store.transaction() as session:
-        step = session.get(DeploymentStep, step_id)
-        assert step is not None
-        step.output = (step.output + line + "\n")[-ws.settings.step_output_limit :]
-
-
-def _save_state(ws: Workspace, deployment_id: int, state: dict[str, Any]) -> None:
-    with ws.store.transaction() as session:
-        row = session.get(Deployment, deployment_id)
-        assert row is not None
-        # Flags written by other commands (promote, abort, pause) are kept; progress is ours.
-        row.rollout = {
-            **(row.rollout or {}),
-            **{k: v for k, v in state.items() if k in ("step", "weight", "stable")},
-        }
-
-
-def run_rollout(
-    ws: Workspace,
-    deployment: Deployment,
-    target: Target,
-    *,
-    env: dict[str, str],
-    on_step: Callable[[DeploymentStep, bool], None],
-    on_line: Callable[[DeploymentStep, str], None],
-) -> RolloutOutcome:
-    """Drive the deployment's rollout steps to the end, or back to the stable version."""
-    service = ws.config.service(deployment.service)
-    environment = ws.config.environment(deployment.environment)
-    assert service is not None and service.run is not None and environment is not None
-    strategy = environment.strategy
-    preview_port = strategy.preview_port if isinstance(strategy, BlueGreen) else None
-    spec = service_spec(ws, service.run, deployment.environment, preview_port)
-    current = target.desired(ws.config.project, deployment.environment, deployment.service)
-    version = deployment.release.version
-    stable, stable_env = _stable_of(current, version)
-
-    def line(step: DeploymentStep, text: str) -> None:
-        _append_output(ws, step.id, text)
-        on_line(step, text)
-
-    rollout = Rollout(
-        ws=ws,
-        deployment_id=deployment.id,
-        target=target,
-        spec=spec,
-        strategy=strategy,
-        replicas=service.run.replicas_for(deployment.environment),
-        version=version,
-        version_env=tuple(sorted(env.items())),
-        environment=deployment.environment,
-        service=deployment.service,
-        on_line=line,
-        stable=stable,
-        stable_env=stable_env,
-    )
-    _save_state(ws, deployment.id, {"stable": stable})
-    rows = [s for s in deployment.steps if s.kind != "script"]
-    deadline = time.monotonic() + strategy.progress_deadline
-    current_row: DeploymentStep | None = None
-    try:
-        for position, (row, action) in enumerate(zip(rows[:-1], actions(strategy), strict=True)):
-            rollout.check_flags()
-            if rollout.state.get("full") or stable is None:
-                # Like Argo Rollouts: with no stable version there is nothing to shift traffic from.
-                why = (
-                    "promoted in full" if stable is not None else "first version here: goes straight to 100%"
-                )
-                _mark(ws, row.id, StepState.SKIPPED, why)
-                continue
-            current_row = rollout.current_step = _mark(ws, row.id, StepState.RUNNING)
-            on_step(current_row, False)
-            if isinstance(strategy, Canary) and strategy.background_analysis and position == 0:
-                rollout.start_background(strategy.background_analysis.template)
-            rollout.hold_if_paused(current_row)
-            if action.kind == "set_weight":
-                rollout.set_weight(current_row, action.arg, deadline)
-            elif action.kind == "pause":
-                rollout.pause(current_row, action.arg)
-            elif action.kind == "analysis":
-                rollout.analyse(current_row, action.arg)
-            elif action.kind == "rolling":
-                assert isinstance(strategy, Rolling)
-                rollout.rolling(current_row, strategy, deadline)
-            elif action.kind == "preview":
-                rollout.converge(current_row, rollout.blue_green(switched=False), deadline)
-            else:
-                rollout.converge(current_row, rollout.blue_green(switched=True), deadline)
-                rollout.state["weight"] = 100
-            current_row = _mark(ws, row.id, StepState.SUCCEEDED)
-            on_step(current_row, True)
-            _save_state(ws, deployment.id, {"step": position + 1})
-        current_row = rollout.current_step = _mark(ws, rows[-1].id, StepState.RUNNING)
-        on_step(current_row, False)
-        rollout.tick_background(terminate=True)  # its metrics without a count end successful here
-        if isinstance(strategy, BlueGreen) and stable is not None:
-            # The old version stays warm for an instant way back, then retires.
-            rollout.pause(current_row, strategy.scale_down_delay, announce=False)
-        # The agent stops the stable replicas only once Envoy no longer routes to them.
-        rollout.set_weight(current_row, 100, deadline)
-        current_row = _mark(ws, rows[-1].id, StepState.SUCCEEDED)
-        on_step(current_row, True)
-        return RolloutOutcome(True)
-    except RolloutFailed as failure:
-        if current_row is not None and current_row.state == StepState.RUNNING.value:
-            current_row = _mark(ws, current_row.id, StepState.FAILED, failure.reason)
-            on_step(current_row, True)
-        for row in rows:
-            with ws.store.transaction() as session:
-                fresh = session.get(DeploymentStep, row.id)
-                assert fresh is not None
-                if fresh.state == StepState.PENDING.value:
-                    advance_step_state(fresh, StepState.SKIPPED)
-                    fresh.reason = "the rollout went back to the stable version"
-        rollout.rollback()
-        return RolloutOutcome(False, failure.reason, {**failure.data, "restored": stable})

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from clearance.audit.service import record
 from clearance.delivery.engine import NullProgress, Progress, execute, step_environment
 from clearance.delivery.leases import active_holder, lease_until, worker_id
-from clearance.delivery.rollout import plan as rollout_plan
 from clearance.delivery.states import DeploymentState, advance
+from clearance.delivery.strategies.plan import plan as rollout_plan
 from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
 from clearance.planning.lifecycle import (
     PhaseRule,

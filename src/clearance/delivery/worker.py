@@ -1,70 +1,85 @@
-"""Engine workers of `clearance serve`: claim queued deployments from the store and run them.
+"""Engine workers of `clearance serve`: claim deployments from the store and run them.
 
-Claiming is one short transaction: the oldest queued deployment nobody holds gets this worker as its
-lease owner (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several servers never take the same one;
-SQLite's BEGIN IMMEDIATE serializes claims). From then on the engine renews the lease as it runs.
+Claiming is one short transaction: the oldest queued deployment nobody holds — or a rollout whose
+driver died, to resume — gets this worker as its lease owner (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so several servers never take the same one; SQLite's BEGIN IMMEDIATE serializes
+claims). From then on the engine renews the lease as it runs.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from clearance.delivery.engine import NullProgress, execute
-from clearance.delivery.leases import lease_until, worker_id
+from clearance.delivery.leases import (
+    SERVER_PREFIX,
+    driven_by_server,
+    lease_until,
+    orphaned,
+    resumable,
+    worker_id,
+)
+from clearance.delivery.leases import live_server as _live_server
 from clearance.delivery.states import DeploymentState
 from clearance.errors import ClearanceError
 from clearance.store import Deployment
-from clearance.store.tables import AgentRow, utcnow
+from clearance.store.tables import AgentRow
 from clearance.workspace import Workspace
 
+__all__ = ["SERVER_PREFIX", "claim_next", "live_server", "run_worker"]
 log = logging.getLogger("clearance.serve")
-SERVER_PREFIX = "serve:"
-SERVER_TIMEOUT_SECONDS = 10.0
 
 
-def claim_next(ws: Workspace) -> int | None:
+def claim_next(ws: Workspace) -> tuple[int, bool] | None:
+    """The next deployment for this worker and whether it is a resumption, or None."""
     with ws.store.transaction() as session:
         query = (
             select(Deployment)
             .where(
                 Deployment.project_id == ws.project_id,
-                Deployment.state == DeploymentState.QUEUED.value,
-                Deployment.lease_owner.is_(None),
+                Deployment.state.in_((DeploymentState.QUEUED.value, DeploymentState.RUNNING.value)),
             )
             .order_by(Deployment.id)
-            .limit(1)
             .with_for_update(skip_locked=True)
         )
-        deployment = session.scalars(query).first()
-        if deployment is None:
-            return None
-        deployment.lease_owner = worker_id()
-        deployment.lease_expires_at = lease_until(ws.settings.lease_seconds)
-        return deployment.id
+        for deployment in session.scalars(query):
+            if deployment.state == DeploymentState.QUEUED.value:
+                if deployment.lease_owner is not None:
+                    continue
+                resume = False
+            elif (
+                resumable(deployment)
+                and orphaned(deployment)
+                and (driven_by_server(deployment) or deployment.lease_owner is None)
+            ):
+                resume = True
+            else:
+                continue
+            deployment.lease_owner = worker_id()
+            deployment.lease_expires_at = lease_until(ws.settings.lease_seconds)
+            deployment.rollout = {**(deployment.rollout or {}), "server": True}
+            return deployment.id, resume
+        return None
 
 
 def run_worker(ws: Workspace, stop: threading.Event, *, poll: float = 0.5) -> None:
     while not stop.is_set():
-        deployment_id = claim_next(ws)
-        if deployment_id is None:
+        claimed = claim_next(ws)
+        if claimed is None:
             stop.wait(poll)
             continue
-        log.info("running deployment %s", deployment_id)
+        deployment_id, resume = claimed
+        log.info("%s deployment %s", "resuming" if resume else "running", deployment_id)
         try:
-            done = execute(ws, deployment_id, wait=True, progress=NullProgress())
+            done = execute(ws, deployment_id, wait=True, progress=NullProgress(), resume=resume, stop=stop)
             log.info("deployment %s: %s %s", deployment_id, done.state, done.reason)
         except ClearanceError as exc:
             log.warning("deployment %s: %s", deployment_id, exc.message)
 
 
 def live_server(ws: Workspace) -> AgentRow | None:
-    cutoff = utcnow() - timedelta(seconds=SERVER_TIMEOUT_SECONDS)
     with ws.store.transaction() as session:
-        rows = session.scalars(
-            select(AgentRow).where(AgentRow.id.startswith(SERVER_PREFIX), AgentRow.heartbeat_at >= cutoff)
-        )
-        return next((r for r in rows if r.project_id in (None, ws.project_id)), None)
+        return _live_server(session, ws.project_id)

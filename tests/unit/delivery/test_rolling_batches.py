@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearance.delivery.rollout import rolling_batches
+from clearance.delivery.strategies.plan import rolling_batches
 
 
 def test_one_surge_replaces_one_replica_at_a_time() -> None:

@@ -125,21 +125,6 @@ def _unique_names(items: Collection[Metric | JudgeMetric], what: str) -> None:
         seen.add(item.name)
 
 
-class AnalysisTemplate(_Model):
-    """A named set of metrics; the analysis passes when every metric does (the worst phase wins)."""
-
-    name: Name
-    metrics: Annotated[tuple[Metric, ...], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _check_metric_names(self) -> AnalysisTemplate:
-        _unique_names(self.metrics, "metrics")
-        return self
-
-    def metric(self, name: str) -> Metric:
-        return next(m for m in self.metrics if m.name == name)
-
-
 class JudgeMetric(_Model):
     """A metric the judge compares between canary and baseline samples."""
 
@@ -204,6 +189,25 @@ class JudgeSpec(_Model):
         return {g: self.groups.get(g, share) for g in used}
 
 
+class AnalysisTemplate(_Model):
+    """A named analysis: Argo-style `metrics` (passes when every metric does; the worst phase wins)
+    or a Kayenta-style `judge` comparing the new version's samples with the stable version's."""
+
+    name: Name
+    metrics: tuple[Metric, ...] = ()
+    judge: JudgeSpec | None = None
+
+    @model_validator(mode="after")
+    def _check_metric_names(self) -> AnalysisTemplate:
+        if bool(self.metrics) == (self.judge is not None):
+            raise ValueError("an analysis template has either `metrics` or a `judge`, not both or neither")
+        _unique_names(self.metrics, "metrics")
+        return self
+
+    def metric(self, name: str) -> Metric:
+        return next(m for m in self.metrics if m.name == name)
+
+
 def template_problems(
     spec: AnalysisTemplate | JudgeSpec,
     *,
@@ -212,6 +216,11 @@ def template_problems(
 ) -> list[Problem]:
     """Problems only the providers can see: unknown types, bad settings, unknown `{{variables}}`."""
     lookup = providers or get_provider
+    if isinstance(spec, AnalysisTemplate) and spec.judge is not None:
+        return [
+            (("judge", *where), why)
+            for where, why in template_problems(spec.judge, variables=variables, providers=lookup)
+        ]
     problems: list[Problem] = []
     metrics: Sequence[Metric | JudgeMetric] = spec.metrics
     for index, metric in enumerate(metrics):

@@ -1,0 +1,1 @@
+"""Rollout strategies: the closed set of ordered, idempotent steps (not plugins)."""

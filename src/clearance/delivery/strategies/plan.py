@@ -1,0 +1,98 @@
+"""The ordered steps each strategy takes, as pure data: what a deployment records up front (so
+`deployment show` lists them all) and what the rollout driver runs one by one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clearance.project.rollout import AllAtOnce, BlueGreen, Canary, Rolling, Strategy
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    name: str
+    kind: str  # set_weight | pause | analysis | finish
+
+
+@dataclass(frozen=True)
+class Action:
+    """One rollout step to run: set_weight (arg: %), pause (arg: seconds or None = until promoted),
+    analysis (arg: template), preview (blue-green: new version on the preview port), switch
+    (blue-green: 100 % at once, old kept warm)."""
+
+    kind: str
+    name: str
+    arg: Any = None
+
+
+def actions(strategy: Strategy) -> list[Action]:
+    if isinstance(strategy, Canary):
+        result = []
+        for step in strategy.steps:
+            if step.set_weight is not None:
+                result.append(Action("set_weight", step.describe(), step.set_weight))
+            elif step.pause is not None:
+                result.append(Action("pause", step.describe(), step.pause.duration))
+            else:
+                assert step.analysis is not None
+                result.append(Action("analysis", step.describe(), step.analysis.template))
+        return result
+    if isinstance(strategy, AllAtOnce):
+        return [Action("set_weight", "set weight 100%", 100)]
+    if isinstance(strategy, BlueGreen):
+        port = f" on port {strategy.preview_port}" if strategy.preview_port else ""
+        result = [Action("preview", f"preview: start the new version{port}")]
+        if strategy.pre_promotion_analysis:
+            template = strategy.pre_promotion_analysis.template
+            result.append(Action("analysis", f"analysis {template} (pre-promotion)", template))
+        if not strategy.auto_promote:
+            result.append(Action("pause", "wait for `clearance promote`", None))
+        elif strategy.auto_promote_after:
+            result.append(
+                Action(
+                    "pause",
+                    f"auto-promote after {strategy.auto_promote_after:g}s",
+                    strategy.auto_promote_after,
+                )
+            )
+        result.append(Action("switch", "switch: 100% to the new version, old kept warm"))
+        if strategy.post_promotion_analysis:
+            template = strategy.post_promotion_analysis.template
+            result.append(Action("analysis", f"analysis {template} (post-promotion)", template))
+        return result
+    assert isinstance(strategy, Rolling)
+    pause = f", pause {strategy.pause:g}s between batches" if strategy.pause else ""
+    return [
+        Action(
+            "rolling",
+            f"rolling update: surge {strategy.max_surge}, unavailable {strategy.max_unavailable}{pause}",
+        )
+    ]
+
+
+def rolling_batches(replicas: int, max_surge: int, max_unavailable: int) -> list[tuple[int, int]]:
+    """The (new, old) replica counts a rolling update goes through, as Kubernetes bounds them:
+    never more than replicas + max_surge in all, never fewer than replicas - max_unavailable ready."""
+    new, old = 0, replicas
+    batches: list[tuple[int, int]] = []
+    while new < replicas or old > 0:
+        grown = min(replicas, max(new, replicas + max_surge - old))
+        if grown != new:
+            new = grown
+            batches.append((new, old))
+        shrunk = max(0, replicas - new - max_unavailable)
+        if shrunk != old:
+            old = shrunk
+            batches.append((new, old))
+    return batches
+
+
+def plan(strategy: Strategy) -> list[PlannedStep]:
+    """The rollout steps a deployment records up front, so `deployment show` lists them all."""
+    steps = [PlannedStep(a.name, a.kind) for a in actions(strategy)]
+    finish = "finish: new version takes all traffic, stable retires"
+    if isinstance(strategy, BlueGreen):
+        finish = f"finish: old version retires after {strategy.scale_down_delay:g}s"
+    steps.append(PlannedStep(finish, "finish"))
+    return steps
