@@ -118,7 +118,12 @@ class Rollout:
         Before taking all traffic, the new version is scaled to its full replica count at the
         current weights: a switch to 100 % never lands on a fleet that is still starting."""
         if weight >= 100 and self.stable is not None and self.stable != self.version:
-            self._converge(step, self.desired(int(self.state.get("weight", 0)), full_scale=True), deadline)
+            # The weight the target has now (a resumed step may find it further than recorded):
+            # scaling up must never move traffic backwards.
+            current = self.target.desired(self.ws.config.project, self.environment, self.service)
+            now = next((v.weight for v in current.versions if v.version == self.version), 0) if current else 0
+            if now < 100:
+                self._converge(step, self.desired(now, full_scale=True), deadline)
         self._converge(step, self.desired(weight), deadline)
         self.save(weight=weight)
 
