@@ -3,8 +3,10 @@
     ClearanceError                  code                 exit
     ├── UsageError                  usage                  2  bad arguments or input
     │   │                           database-url-invalid      (code only: bad CLEARANCE_DATABASE_URL)
+    │   │                           evidence-kind-unknown     (code only: a report kind clearance does not read)
     │   ├── ConfigError             config-invalid            clearance.yaml is wrong (file:line: key: why)
-    │   └── InvalidVersion          version-invalid
+    │   ├── InvalidVersion          version-invalid
+    │   └── ReportInvalid           report-invalid            an evidence report cannot be read (file, position)
     ├── NotFound                    not-found              4  unknown release, environment, deployment
     ├── Refused                     refused                3  a rule said no
     │   │                           nothing-to-promote, nothing-to-roll-back
@@ -74,6 +76,35 @@ class ConfigError(UsageError):
 
 class InvalidVersion(UsageError):
     code = "version-invalid"
+
+
+class ReportInvalid(UsageError):
+    """An evidence report cannot be used: malformed, of another kind, or holding values clearance cannot map.
+
+    The message starts with the file (`source`); `line`/`column` come from the parser when it knows
+    them, `path` names the place inside the document (`runs[0].results[2].level`).
+    """
+
+    code = "report-invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        kind: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.source = source
+        self.kind = kind
+        self.line = line
+        self.column = column
+        self.path = path
+        where = {"source": source, "kind": kind, "line": line, "column": column, "path": path}
+        super().__init__(message, hint=hint, data={k: v for k, v in where.items() if v is not None})
 
 
 class NotFound(ClearanceError):
