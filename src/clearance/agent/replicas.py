@@ -7,25 +7,30 @@ Every method is meant to be called from one thread, the agent's loop, which call
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import http.client
 import os
-import re
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from clearance.agent.ports import PortAllocator, port_is_free
+from clearance.agent.replica_processes import (
+    EXCERPT,
+    child_setup,
+    group_alive,
+    kill_group,
+    log_tail,
+    note,
+    rotate_if_large,
+    safe_name,
+    shell,
+    signal_name,
+)
 from clearance.delivery.targets.base import HealthSpec, ReplicaStatus, ServiceSpec
 from clearance.errors import OperationFailed, UsageError
 
@@ -36,12 +41,7 @@ _STARTUP_CHECK_INTERVAL = 0.25  # probe a starting replica often, so it is ready
 _PROBE_WAIT = 0.25  # poll() waits this long for the answers of the probes it sent, no longer
 _PROBE_WORKERS = 8
 _KILL_GRACE = 5.0  # after SIGKILL, how long to wait for the process group to disappear
-_LOG_CAP = 5 * 1024 * 1024  # a bigger log is moved to <id>.log.1 (the previous .1 is replaced)
 _LOG_CHECK_EVERY = 5.0
-_TAIL_LINES = 5
-_TAIL_BYTES = 4096
-_EXCERPT = 200
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -122,7 +122,7 @@ class ReplicaSupervisor:
         while len(replicas) < count:
             seq = self._last_seq.get(version, 0) + 1
             self._last_seq[version] = seq
-            replica = _Replica(version, seq, self._workdir / _safe_name(version) / f"r{seq}.log")
+            replica = _Replica(version, seq, self._workdir / safe_name(version) / f"r{seq}.log")
             replicas.append(replica)
             self._start(replica, time.monotonic())
         while len(replicas) > count:
@@ -176,7 +176,7 @@ class ReplicaSupervisor:
         if now >= self._next_log_check:
             self._next_log_check = now + _LOG_CHECK_EVERY
             for replica in self._active():
-                if replica.process is not None and _rotate_if_large(replica.log_path):
+                if replica.process is not None and rotate_if_large(replica.log_path):
                     replica.log_offset = 0
 
     # -- starting and exiting ------------------------------------------------------------------
@@ -201,8 +201,8 @@ class ReplicaSupervisor:
             self._schedule_restart(replica, exc.message, now)
             return
         replica.log_path.parent.mkdir(parents=True, exist_ok=True)
-        _rotate_if_large(replica.log_path)
-        _note(replica.log_path, f"starting {replica.id} of {replica.version} on port {replica.port}")
+        rotate_if_large(replica.log_path)
+        note(replica.log_path, f"starting {replica.id} of {replica.version} on port {replica.port}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")}
         env.update(spec.env)
         env.update(self._envs[replica.version])
@@ -211,14 +211,14 @@ class ReplicaSupervisor:
             replica.log_offset = log.tell()
             try:
                 replica.process = subprocess.Popen(
-                    [*_shell(), spec.command],
+                    [*shell(), spec.command],
                     cwd=spec.cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_child_setup(),
+                    preexec_fn=child_setup(),
                 )
             except OSError as exc:
                 reason = f"cannot start `{spec.command}` in {spec.cwd}: {exc.strerror or exc}"
@@ -237,9 +237,9 @@ class ReplicaSupervisor:
 
     def _on_exit(self, replica: _Replica, code: int, now: float) -> None:
         assert replica.process is not None
-        _kill_group(replica.process.pid, signal.SIGKILL)  # whatever the replica left behind
-        how = f"exited with status {code}" if code >= 0 else f"killed by {_signal_name(-code)}"
-        tail = _log_tail(replica.log_path, replica.log_offset)
+        kill_group(replica.process.pid, signal.SIGKILL)  # whatever the replica left behind
+        how = f"exited with status {code}" if code >= 0 else f"killed by {signal_name(-code)}"
+        tail = log_tail(replica.log_path, replica.log_offset)
         reason = f"{how} after {now - replica.started_at:.1f} s" + (f": {tail}" if tail else "")
         if replica.was_ready or now - replica.started_at >= _STABLE_RUN:
             replica.failures = 0
@@ -255,7 +255,7 @@ class ReplicaSupervisor:
         replica.ready = replica.was_ready = False
         replica.ok_streak = replica.fail_streak = 0
         replica.probe = None
-        _note(replica.log_path, f"{replica.id} {reason.splitlines()[0][:_EXCERPT]}; restart in {delay:.1f} s")
+        note(replica.log_path, f"{replica.id} {reason.splitlines()[0][:EXCERPT]}; restart in {delay:.1f} s")
 
     # -- health --------------------------------------------------------------------------------
 
@@ -304,8 +304,8 @@ class ReplicaSupervisor:
         replica.probe = None
         if replica.process is None:
             return
-        _note(replica.log_path, f"stopping {replica.id}: SIGTERM, drain timeout {drain_timeout:g} s")
-        _kill_group(replica.process.pid, signal.SIGTERM)
+        note(replica.log_path, f"stopping {replica.id}: SIGTERM, drain timeout {drain_timeout:g} s")
+        kill_group(replica.process.pid, signal.SIGTERM)
         replica.stop_deadline = time.monotonic() + drain_timeout
         self._draining.append(replica)
 
@@ -317,18 +317,18 @@ class ReplicaSupervisor:
     def _stopped(self, replica: _Replica, now: float) -> bool:
         assert replica.process is not None
         code = replica.process.poll()
-        if code is not None and not _group_alive(replica.process.pid):
-            how = f"exit status {code}" if code >= 0 else _signal_name(-code)
-            _note(replica.log_path, f"{replica.id} stopped ({how})")
+        if code is not None and not group_alive(replica.process.pid):
+            how = f"exit status {code}" if code >= 0 else signal_name(-code)
+            note(replica.log_path, f"{replica.id} stopped ({how})")
             return True
         if now < replica.stop_deadline:
             return False
         if replica.killed:
             # SIGKILL could not clear the group (a member stuck in the kernel): nothing more to do.
-            _note(replica.log_path, f"{replica.id} still has processes after SIGKILL")
+            note(replica.log_path, f"{replica.id} still has processes after SIGKILL")
             return True
-        _note(replica.log_path, f"{replica.id} did not stop within its drain timeout: SIGKILL")
-        _kill_group(replica.process.pid, signal.SIGKILL)
+        note(replica.log_path, f"{replica.id} did not stop within its drain timeout: SIGKILL")
+        kill_group(replica.process.pid, signal.SIGKILL)
         replica.killed = True
         replica.stop_deadline = now + _KILL_GRACE
         return False
@@ -342,7 +342,7 @@ class ReplicaSupervisor:
             # Interrupted while waiting: never leave a replica behind.
             for replica in self._draining:
                 if replica.process is not None:
-                    _kill_group(replica.process.pid, signal.SIGKILL)
+                    kill_group(replica.process.pid, signal.SIGKILL)
                     replica.process.wait(timeout=_KILL_GRACE)
             self._draining.clear()
             raise
@@ -356,7 +356,7 @@ def _probe(port: int, health: HealthSpec) -> tuple[bool, str]:
         # Connection: close, so the replica keeps no idle connection of ours while it drains.
         conn.request("GET", health.path, headers={"Connection": "close", "User-Agent": "clearance-agent"})
         response = conn.getresponse()
-        body = response.read(_EXCERPT)
+        body = response.read(EXCERPT)
     except TimeoutError:
         return False, f"{what}: no answer within {health.timeout:g} s"
     except ConnectionRefusedError:
@@ -369,96 +369,3 @@ def _probe(port: int, health: HealthSpec) -> tuple[bool, str]:
         return True, ""
     excerpt = " ".join(body.decode("utf-8", errors="replace").split())
     return False, f"{what} answered {response.status} {response.reason}: {excerpt}".rstrip(": ")
-
-
-# -- processes -------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    # Loaded in the parent, once: loading a library between fork and exec may deadlock.
-    return ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-
-
-def _child_setup() -> Callable[[], None]:
-    """What the forked child runs before exec: die with the thread that started it (Linux)."""
-    parent = os.getpid()
-    prctl = _prctl()
-
-    def in_child() -> None:
-        if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.getppid() != parent:  # the agent died before prctl took effect
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    return in_child
-
-
-def _shell() -> list[str]:
-    bash = shutil.which("bash")
-    return [bash, "-c"] if bash else ["/bin/sh", "-c"]
-
-
-def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    # Replicas run in their own session, so the group id is the leader's pid.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-# -- logs ------------------------------------------------------------------------------------------
-
-
-def _safe_name(version: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]", "_", version) or "_"
-
-
-def _note(log_path: Path, message: str) -> None:
-    """A line of the supervisor's own in the replica's log, so the log tells the whole story."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write(f"[clearance {stamp}] {message}\n")
-
-
-def _log_tail(log_path: Path, offset: int) -> str:
-    """The last lines a run wrote, on one line: where the reason for a crash usually is."""
-    try:
-        with log_path.open("rb") as log:
-            size = log.seek(0, os.SEEK_END)
-            start = offset if offset <= size else 0  # the log was rotated since
-            log.seek(max(start, size - _TAIL_BYTES))
-            text = log.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("[clearance ")]
-    return " | ".join(lines[-_TAIL_LINES:])[-4 * _EXCERPT :]
-
-
-def _rotate_if_large(log_path: Path) -> bool:
-    """Move a log over the cap aside. The replica writes with O_APPEND, so truncating in place is safe."""
-    try:
-        if log_path.stat().st_size <= _LOG_CAP:
-            return False
-        shutil.copyfile(log_path, log_path.with_name(log_path.name + ".1"))
-        os.truncate(log_path, 0)
-    except OSError:
-        return False
-    return True

@@ -7,6 +7,7 @@ are ready, and stop a version's replicas only after Envoy has stopped sending th
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -21,6 +22,7 @@ from sqlalchemy import delete, select
 from clearance.agent.envoy import EnvoyProxy
 from clearance.agent.replicas import ReplicaSupervisor
 from clearance.delivery.leases import worker_id
+from clearance.delivery.routers.base import RouterFactory, TrafficRouter
 from clearance.delivery.targets.base import DesiredState, ObservedState, desired_from_json, observed_to_json
 from clearance.errors import ClearanceError
 from clearance.store import Store
@@ -38,7 +40,7 @@ class _Unit:
     """What the agent runs for one service in one environment."""
 
     supervisor: ReplicaSupervisor
-    proxy: EnvoyProxy | None
+    proxy: TrafficRouter | None
     desired: DesiredState | None = None
     error: str = ""
     ports: tuple[int, int | None] = (0, None)
@@ -68,9 +70,17 @@ def effective_weights(desired: DesiredState, ready: dict[str, list[int]]) -> dic
 
 class LocalAgent:
     def __init__(
-        self, store: Store, workdir: Path, *, project_id: int | None = None, interval: float = 0.25
+        self,
+        store: Store,
+        workdir: Path,
+        *,
+        project_id: int | None = None,
+        interval: float = 0.25,
+        envoy_binary: str | None = None,
+        router: RouterFactory | None = None,
     ) -> None:
         self._store = store
+        self._router = router or functools.partial(EnvoyProxy, envoy_binary=envoy_binary)
         self._workdir = workdir
         self._project_id = project_id
         self._interval = interval
@@ -102,7 +112,8 @@ class LocalAgent:
                 self._reconcile(unit, state)
                 unit.error = ""
             except ClearanceError as exc:
-                unit.error = exc.message
+                # The hint goes with it: "Envoy is missing" is only useful with how to install it.
+                unit.error = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
                 log.warning("%s/%s: %s", key[1], key[2], exc.message)
             self._report(key, unit, state)
 
@@ -122,7 +133,7 @@ class LocalAgent:
             unit.proxy = None
         if unit.proxy is None or not unit.proxy.alive():
             base = self._workdir / state.project / state.environment / state.service / "envoy"
-            proxy = EnvoyProxy(
+            proxy = self._router(
                 base,
                 name=f"{state.environment}-{state.service}",
                 port=spec.port,

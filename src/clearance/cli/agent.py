@@ -38,6 +38,11 @@ def agent(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    runner = LocalAgent(ws.store, ws.root / ".clearance" / "agent", project_id=ws.project_id)
+    runner = LocalAgent(
+        ws.store,
+        ws.root / ".clearance" / "agent",
+        project_id=ws.project_id,
+        envoy_binary=ws.settings.envoy or None,
+    )
     err().print(f"agent {runner.id} serving project {ws.config.project}")
     runner.run(done)

@@ -72,9 +72,27 @@ def deploy(
 
     With a `clearance serve` running, the deployment is queued for its workers (--wait follows it to
     the end); without one, it runs here and --wait queues behind a deployment already running."""
+    _deploy(open_workspace(config, actor=actor), release, to, service, wait=wait, as_json=as_json)
+
+
+def retry(
+    deployment_id: Annotated[int, typer.Argument(help="A failed, cancelled or rolled-back deployment.")],
+    wait: Wait = False,
+    actor: Actor = None,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Deploy again the release, environment and service of a deployment that did not succeed."""
+    ws = open_workspace(config, actor=actor)
+    version, environment, service = interventions.retry_target(ws, deployment_id)
+    _deploy(ws, version, environment, [service], wait=wait, as_json=as_json)
+
+
+def _deploy(
+    ws: Workspace, release: str, to: str, service: list[str] | None, *, wait: bool, as_json: bool
+) -> None:
     from clearance.delivery.worker import live_server
 
-    ws = open_workspace(config, actor=actor)
     if live_server(ws) is None:
         outcome = delivery.deploy(ws, release, to, services=service, wait=wait, progress=ConsoleProgress())
         _finish(outcome, as_json)

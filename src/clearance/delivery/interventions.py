@@ -1,4 +1,5 @@
-"""People steering a running rollout: promote, abort, pause and resume.
+"""People steering a running rollout: promote, abort, pause and resume — and retrying one that ended
+without success.
 
 Each writes a request into the deployment's `rollout` record and audits it; the engine driving the
 rollout reads the requests on its next round. A finished deployment cannot be steered (exit 3).
@@ -71,3 +72,31 @@ def pause(ws: Workspace, deployment_id: int) -> Deployment:
 
 def resume(ws: Workspace, deployment_id: int) -> Deployment:
     return _request(ws, deployment_id, "resume", {"paused": False})
+
+
+def retry_target(ws: Workspace, deployment_id: int) -> tuple[str, str, str]:
+    """The release, environment and service a failed, cancelled or rolled-back deployment was for:
+    a retry deploys them again through every rule a new deployment meets."""
+    with ws.store.transaction() as session:
+        deployment = get_deployment(session, ws.project_id, deployment_id)
+        if deployment.state in _ACTIVE or deployment.state == DeploymentState.SUCCEEDED.value:
+            why = "it succeeded" if deployment.state == "succeeded" else f"it is still {deployment.state}"
+            raise Refused(
+                f"cannot retry deployment {deployment_id}: {why}",
+                code="deployment-not-retryable",
+                hint="only a failed, cancelled or rolled-back deployment can be retried",
+            )
+        record(
+            session,
+            actor=ws.actor,
+            tag="deployment:retry-requested",
+            subject=f"deployment:{deployment.id}",
+            data={
+                "deployment_id": deployment.id,
+                "version": deployment.release.version,
+                "environment": deployment.environment,
+                "service": deployment.service,
+                "was": deployment.state,
+            },
+        )
+        return deployment.release.version, deployment.environment, deployment.service

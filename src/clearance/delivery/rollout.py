@@ -85,6 +85,8 @@ class Rollout:
             on_line=self.on_line,
             check=self.check_flags,
             decide=self.wait_for_decision,
+            save=self.save,
+            state=self.state,
         )
 
     # -- desired state ------------------------------------------------------------------------

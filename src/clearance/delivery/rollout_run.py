@@ -122,7 +122,7 @@ def run_rollout(
         on_line=line,
         stable=stable,
         stable_env=stable_env,
-        state={k: saved[k] for k in ("weight", "pause") if k in saved},
+        state={k: saved[k] for k in ("weight", "pause", "analysis") if k in saved},
         stop=stop,
     )
     rollout.save(stable=stable, stable_env=[list(p) for p in stable_env])

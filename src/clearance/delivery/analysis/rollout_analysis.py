@@ -11,7 +11,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from clearance.delivery.analysis.judge import Judgement, gather_samples, judge
 from clearance.delivery.analysis.runs import AnalysisPhase, AnalysisRun, MetricMeasurement
@@ -38,6 +41,8 @@ class RolloutAnalysis:
     on_line: Callable[[DeploymentStep, str], None]
     check: Callable[[], None]
     decide: Callable[[DeploymentStep, str], None]
+    save: Callable[..., None]  # records progress in the deployment row (see Rollout.save)
+    state: dict[str, Any]  # the rollout's recorded progress
     # One pool per rollout: providers that remember counters between measurements (envoy) keep them.
     providers: ProviderPool = field(default_factory=ProviderPool)
     background: AnalysisRun | None = None
@@ -80,8 +85,7 @@ class RolloutAnalysis:
         if template.judge is not None:
             self._judge(step, template.name, template.judge)
             return
-        run = AnalysisRun(template, self.variables(), self.providers, started_at=utcnow())
-        history: list[MetricMeasurement] = []
+        run, history = self._resume_or_start(step, template)
         while True:
             self.check()
             tick = run.tick(history)
@@ -116,6 +120,37 @@ class RolloutAnalysis:
         raise RolloutFailed(
             reason, {"analysis": template.name, "phase": tick.phase.value, "measurements": values}
         )
+
+    def _resume_or_start(
+        self, step: DeploymentStep, template: AnalysisTemplate
+    ) -> tuple[AnalysisRun, list[MetricMeasurement]]:
+        """A run is its template, its start and the measurements stored so far: a resumed step
+        goes on counting where the previous driver stopped instead of measuring all over again."""
+        began = self.state.get("analysis") or {}
+        history: list[MetricMeasurement] = []
+        if began.get("step") == step.id:
+            started_at = datetime.fromisoformat(began["at"])
+            with self.ws.store.transaction() as session:
+                rows = session.scalars(
+                    select(MeasurementRow)
+                    .where(MeasurementRow.step_id == step.id, MeasurementRow.analysis == template.name)
+                    .order_by(MeasurementRow.id)
+                )
+                history = [
+                    MetricMeasurement.from_record(
+                        metric=r.metric,
+                        phase=r.phase,
+                        value=r.value,
+                        error=r.error,
+                        started_at=_aware(r.started_at),
+                        finished_at=_aware(r.finished_at),
+                    )
+                    for r in rows
+                ]
+        else:
+            started_at = utcnow()
+            self.save(analysis={"step": step.id, "at": started_at.isoformat()})
+        return AnalysisRun(template, self.variables(), self.providers, started_at=started_at), history
 
     def _judge(self, step: DeploymentStep, name: str, spec: JudgeSpec) -> None:
         """Kayenta's judgement of the new version against the stable one over the last `window`."""
@@ -209,6 +244,11 @@ class RolloutAnalysis:
                 shown_on,
                 f"{prefix}{m.metric} = {shown} → {m.phase.value}" + (f" ({m.error})" if m.error else ""),
             )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives datetimes back without their zone; the store only holds UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _finite(value: float | None) -> float | None:
