@@ -123,7 +123,15 @@ def _running_step(project: Project, deployment_id: int) -> str:
         "SELECT name FROM deployment_steps WHERE deployment_id = :d AND state = 'running'",
         d=deployment_id,
     )
-    return str(rows[0][0]) if rows else "between steps"
+    if rows:
+        return str(rows[0][0])
+    done = execute(
+        project.database_url,
+        "SELECT name FROM deployment_steps WHERE deployment_id = :d AND state IN ('succeeded', 'skipped') "
+        "ORDER BY position DESC LIMIT 1",
+        d=deployment_id,
+    )
+    return f"after {done[0][0]}" if done else "before the first step"
 
 
 def test_killing_serve_at_random_points_resumes_every_rollout_without_a_failed_request(
@@ -146,7 +154,7 @@ def test_killing_serve_at_random_points_resumes_every_rollout_without_a_failed_r
                 assert cli("release", "create", version, "--no-deploy").exit_code == 0
                 queued = cli("deploy", version, "--to", "prod", "--json")
                 assert queued.exit_code == 0 and queued.json()["queued"] is True, queued
-            time.sleep(rng.uniform(0.2, 3.0))
+            time.sleep(rng.uniform(0.5, 5.0))
             in_flight = _active(project)
             server.kill()
             for deployment_id, state in in_flight:
