@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev-installed: $(VENV)/.installed
 	$(PIP) -e '.[dev]'
+	$(PYTHON) -m venv $(VENV)/tools
+	$(VENV)/tools/bin/python -m pip install --quiet --disable-pip-version-check 'pip-audit>=2.10'
 	@touch $@
 
 ## run: set up and run the main job on the embedded default (SQLite, local scripts)

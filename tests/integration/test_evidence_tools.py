@@ -37,6 +37,8 @@ from clearance.gates.evidence import (
 )
 
 BIN = Path(sys.executable).parent
+# pip-audit lives in its own venv (`make test` makes it): its platformdirs clashes with UnleashClient's.
+PIP_AUDIT = BIN.parent / "tools" / "bin" / "pip-audit"
 ADVISORIES = Path(__file__).parents[1] / "conformance" / "reports" / "osv-advisories"
 
 
@@ -373,7 +375,7 @@ def osv_url() -> Iterator[str]:
 def pip_audit(directory: Path, osv_url: str, output_format: str, output: str) -> None:
     (directory / "requirements.txt").write_text("requests==2.19.1\njinja2==2.10\nclick==8.1.7\n")
     run(
-        BIN / "pip-audit", "-r", "requirements.txt", "--no-deps", "--disable-pip",
+        PIP_AUDIT, "-r", "requirements.txt", "--no-deps", "--disable-pip",
         "-s", "osv", "--osv-url", osv_url, "--cache-dir", directory / "cache", "--progress-spinner", "off",
         "-f", output_format, "-o", output, cwd=directory, ok=(1,),
     )  # fmt: skip

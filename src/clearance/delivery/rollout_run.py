@@ -161,6 +161,8 @@ def run_rollout(
             current_row = _mark(ws, row.id, StepState.SUCCEEDED)
             on_step(current_row, True)
             rollout.save(step=position + 1)
+        if rows[-1].state == StepState.SUCCEEDED.value:
+            return RolloutOutcome(True)  # the driver died after the last step, before recording the end
         current_row = rollout.analysis.current_step = _mark(ws, rows[-1].id, StepState.RUNNING)
         on_step(current_row, False)
         rollout.analysis.tick_background(terminate=True)  # its metrics without a count end successful
