@@ -68,7 +68,8 @@ def test_second_deploy_is_refused_with_the_running_ones_id(project: Project, cli
     project.write_config(SLOW_CONFIG)
     assert cli("release", "create", "1.0.0").exit_code == 0
     assert cli("release", "create", "1.1.0").exit_code == 0
-    first = _start(project, "deploy", "1.0.0", "--to", "dev")
+    # A long lease: its renewal (every third of it) must not land between the two snapshots.
+    first = project.start("deploy", "1.0.0", "--to", "dev", CLEARANCE_LEASE_SECONDS="600", **_env(project))
     try:
         _wait_for(project.root / "marks" / "started-1")
         before = snapshot(project.database_url)
