@@ -1,4 +1,8 @@
-"""The `clearance` command: the Typer app and the one wrapper that turns errors into exit codes."""
+"""The `clearance` command: the one wrapper that turns errors into exit codes.
+
+Typer itself takes longer to start than `clearance version next` may take in all, so that
+command goes through its own fast path (`cli/version_next.py`) and Typer loads only for the others.
+"""
 
 from __future__ import annotations
 
@@ -6,53 +10,9 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
-import typer
-from typer.exceptions import Abort, Exit, TyperException
-
-from clearance import __version__
-from clearance.cli import agent, audit, demo, deployments, project, releases, rollouts, serve
-from clearance.cli.output import render_error
 from clearance.errors import ClearanceError, Interrupted
-
-app = typer.Typer(
-    name="clearance",
-    help="Release management from plan to production: releases, lifecycles, deployments, audit.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-app.command("init")(project.init)
-app.add_typer(project.config_app, name="config")
-app.add_typer(releases.release_app, name="release")
-app.command("deploy")(deployments.deploy)
-app.command("promote")(deployments.promote)
-app.command("rollback")(deployments.rollback)
-app.command("status")(deployments.status)
-app.command("history")(deployments.history)
-app.add_typer(deployments.deployment_app, name="deployment")
-app.add_typer(audit.audit_app, name="audit")
-app.command("demo")(demo.demo)
-app.command("agent")(agent.agent)
-app.command("serve")(serve.serve)
-app.command("abort")(rollouts.abort)
-app.command("pause")(rollouts.pause)
-app.command("resume")(rollouts.resume)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"clearance {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
-    ),
-) -> None:
-    """clearance: plan, deploy, promote and roll back releases, with an audit trail that proves it."""
 
 
 def _sigterm(signum: int, frame: FrameType | None) -> None:
@@ -60,31 +20,60 @@ def _sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _render(error: ClearanceError, as_json: bool) -> None:
+    # Rich loads only when there is an error to show.
+    from clearance.cli.output import render_error
+
+    render_error(error, as_json=as_json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (0 ok, 1 failed, 2 usage, 3 refused, 4 not found, 130)."""
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     try:
-        result = app(args=args, prog_name="clearance", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        done = _fast(args)
+        return done if done is not None else _typer_main(args)
     except ClearanceError as error:
-        render_error(error, as_json=as_json)
+        _render(error, as_json)
         return error.exit_code
+    except KeyboardInterrupt:
+        _render(Interrupted("interrupted"), as_json)
+        return 130
+
+
+def _fast(args: list[str]) -> int | None:
+    """Commands that start without Typer (see cli/fast.py); None when Typer must run it."""
+    if args[:2] == ["version", "next"]:
+        from clearance.cli import version_next
+
+        return version_next.fast_path(args[2:])
+    if args[:1] == ["notes"]:
+        from clearance.cli import release_notes
+
+        return release_notes.fast_path(args[1:])
+    return None
+
+
+def _typer_main(args: list[str]) -> int:
+    from typer.exceptions import Abort, Exit, TyperException
+
+    from clearance.cli.app import app
+
+    try:
+        result: Any = app(args=args, prog_name="clearance", standalone_mode=False)
+        return result if isinstance(result, int) else 0
     except Exit as done:
         return done.exit_code
-    except Abort:
-        render_error(Interrupted("interrupted"), as_json=as_json)
-        return 130
+    except Abort as abort:
+        raise KeyboardInterrupt from abort
     except TyperException as usage:
         show = getattr(usage, "show", None)
         if callable(show):
             show()
         else:
-            render_error(ClearanceError(usage.format_message(), code="usage"), as_json=as_json)
+            _render(ClearanceError(usage.format_message(), code="usage"), "--json" in args)
         return 2
-    except KeyboardInterrupt:
-        render_error(Interrupted("interrupted"), as_json=as_json)
-        return 130
 
 
 def run() -> None:

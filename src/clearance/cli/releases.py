@@ -14,12 +14,22 @@ from clearance.cli.deployments import warn_refused
 from clearance.cli.options import Actor, ConfigPath, Json
 from clearance.cli.output import age, emit_json, err, local_time, out, state_text
 from clearance.cli.progress import ConsoleProgress
+from clearance.cli.release_evidence import print_gate_records, release_gate_records
 from clearance.delivery import service as delivery
 from clearance.delivery.views import deployment_summary, release_deployments
 from clearance.errors import UsageError
-from clearance.planning.releases import ReleaseType, parse_work_item
+from clearance.planning.releases import (
+    ReleaseType,
+    WorkItem,
+    infer_release_type,
+    parse_commit,
+    parse_work_item,
+)
 from clearance.planning.service import NewRelease, create_release, find_release, list_releases
 from clearance.store import Release
+from clearance.versioning.changelog import GitRelease, release_from_git, tag_release
+from clearance.versioning.semver import Version
+from clearance.versioning.settings import load_versioning
 from clearance.workspace import open_workspace
 
 release_app = typer.Typer(help="Plan and record releases.", no_args_is_help=True)
@@ -36,13 +46,20 @@ def release_json(release: Release) -> dict[str, Any]:
         "rollback_plan": release.rollback_plan,
         "created_by": release.created_by,
         "created_at": release.created_at.isoformat(),
+        "commit": release.commit,
         "scope": [{"id": w.key, "title": w.title, "url": w.url} for w in release.work_items],
     }
 
 
 @release_app.command("create")
 def create(
-    version: Annotated[str, typer.Argument(help="SemVer 2.0 version, e.g. 1.4.0 or 2.0.0-rc.1.")],
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="SemVer 2.0 version, e.g. 1.4.0 or 2.0.0-rc.1 (left out with --from-git).",
+            show_default=False,
+        ),
+    ] = None,
     release_type: Annotated[
         ReleaseType | None, typer.Option("--type", help="Inferred when omitted.", show_default=False)
     ] = None,
@@ -54,16 +71,44 @@ def create(
     planned: Annotated[str | None, typer.Option("--planned", help="Planned date, YYYY-MM-DD.")] = None,
     risk: Annotated[str, typer.Option("--risk", help="Risk notes.")] = "",
     rollback_plan: Annotated[str, typer.Option("--rollback-plan", help="How to go back.")] = "",
+    commit: Annotated[
+        str | None, typer.Option("--commit", help="The commit it is built from (evidence must match).")
+    ] = None,
     deploy: Annotated[
         bool, typer.Option("--deploy/--no-deploy", help="Deploy to auto_deploy phases it may enter now.")
     ] = True,
+    from_git: Annotated[
+        bool,
+        typer.Option(
+            "--from-git", help="Version, type, notes and scope from the commits since the last release tag."
+        ),
+    ] = False,
+    service: Annotated[
+        str | None, typer.Option("--service", help="With --from-git: the service whose path and tags count.")
+    ] = None,
+    tag: Annotated[
+        bool,
+        typer.Option("--tag", help="With --from-git: also create the annotated release tag (never pushed)."),
+    ] = False,
+    allow_shallow: Annotated[
+        bool, typer.Option("--allow-shallow", help="With --from-git: accept a shallow clone's history.")
+    ] = False,
     actor: Actor = None,
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
     """Record a release with its scope, dates, risks and rollback plan; then deploy it to the
-    lifecycle's auto_deploy phases that it may enter (unless --no-deploy)."""
+    lifecycle's auto_deploy phases that it may enter (unless --no-deploy). With --from-git, the
+    version, type, notes and scope come from the Conventional Commits since the last release tag."""
     items = tuple(parse_work_item(s) for s in scope or ())
+    commit_id = parse_commit(commit) if commit else None
+    if from_git == (version is not None):
+        raise UsageError(
+            "give either a VERSION or --from-git",
+            hint="--from-git computes the version from the commits since the last release tag",
+        )
+    if not from_git and (service is not None or tag or allow_shallow):
+        raise UsageError("--service, --tag and --allow-shallow go with --from-git")
     if notes_file is not None:
         try:
             notes = notes_file.read_text(encoding="utf-8")
@@ -76,6 +121,15 @@ def create(
         except ValueError as exc:
             raise UsageError(f"--planned '{planned}' is not a date", hint="use YYYY-MM-DD") from exc
     ws = open_workspace(config, actor=actor)
+    git = None
+    versioning = load_versioning(ws.loaded.path) if from_git else None
+    if versioning is not None:
+        git = release_from_git(versioning, service, allow_shallow)
+        version = git.version
+        notes = notes or git.markdown
+        items = _git_work_items(git) + items
+        release_type = release_type or infer_release_type(Version.parse(git.version), git.existing)
+    assert version is not None
     release = create_release(
         ws,
         NewRelease(
@@ -86,12 +140,18 @@ def create(
             planned_date=planned_date,
             risk_notes=risk,
             rollback_plan=rollback_plan,
+            commit=commit_id,
         ),
     )
     if not as_json:
         err().print(
             f"[green]✔[/] release [bold]{escape(release.version)}[/] created ({release.type}, "
             f"{len(items)} work item{'s' if len(items) != 1 else ''})"
+        )
+    tag_name = tag_release(versioning, git) if versioning is not None and git is not None and tag else None
+    if tag_name and not as_json:
+        err().print(
+            f"[green]✔[/] tag [bold]{escape(tag_name)}[/] created (not pushed: `git push origin {escape(tag_name)}`)"
         )
     outcome = delivery.auto_deploy(ws, release.version, progress=ConsoleProgress()) if deploy else None
     with ws.store.transaction() as session:
@@ -107,10 +167,15 @@ def create(
                 "release": document,
                 "deployments": [deployment_summary(d) for d in deployed],
                 "refused": [r.to_problem() for r in refused],
+                "tag": tag_name,
             }
         )
     if outcome is not None and not outcome.ok:
         raise typer.Exit(1)
+
+
+def _git_work_items(git: GitRelease) -> tuple[WorkItem, ...]:
+    return tuple(WorkItem(id=item.id, title=item.title, url=item.url) for item in git.notes.work_items)
 
 
 @release_app.command("list")
@@ -166,6 +231,7 @@ def show(
             for d in deployments
         ]
         created = local_time(release.created_at)
+        document |= release_gate_records(session, release)
     if as_json:
         emit_json({"release": document})
         return
@@ -176,6 +242,8 @@ def show(
     )
     if document["planned_date"]:
         console.print(f"planned: {document['planned_date']}")
+    if document["commit"]:
+        console.print(f"commit: {document['commit']}")
     for label, key in (("risks", "risk_notes"), ("rollback plan", "rollback_plan")):
         if document[key]:
             console.print(f"{label}: {escape(document[key])}")
@@ -193,3 +261,4 @@ def show(
     for row in rows:
         table.add_row(str(row[0]), row[1], row[2], row[3], row[4], row[5])
     console.print(table if rows else "[dim]not deployed yet[/]")
+    print_gate_records(console, document)

@@ -24,6 +24,9 @@ def serve(
         bool, typer.Option("--agent/--no-agent", help="Keep the local agent running (started if needed).")
     ] = True,
     config: ConfigPath = None,
+    # --- flag server (HTTP API) ---
+    host: Annotated[str, typer.Option("--host", help="Address the HTTP API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port of the HTTP API.")] = 4242,
 ) -> None:
     """Run engine workers that take queued deployments from the store, resume rollouts whose driver
     died, and keep the local agent running. Stopping serve leaves the agent serving traffic."""
@@ -76,6 +79,11 @@ def serve(
             target=run_scheduler, args=(ws, stop), kwargs={"keep_agent": keep_agent}, name="scheduler"
         )
     )
+    # --- flag server (HTTP API): one more thread, stopped by the same event ---
+    from clearance.api.server import run_api
+
+    threads.append(threading.Thread(target=run_api, args=(ws, stop, host, port), name="api"))
+    # --- end flag server ---
     for thread in threads:
         thread.start()
     err().print(

@@ -18,6 +18,7 @@ from clearance.delivery.leases import active_holder, lease_until, worker_id
 from clearance.delivery.states import DeploymentState, advance
 from clearance.delivery.strategies.plan import plan as rollout_plan
 from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
+from clearance.gates.service import check_gates
 from clearance.planning.lifecycle import (
     PhaseRule,
     auto_deploy_targets,
@@ -105,6 +106,8 @@ def _check_rules(ws: Workspace, session: Session, release: Release, environment:
         target=environment,
         succeeded=_succeeded_envs(session, release.id, service),
     )
+    # Quality and security gates last: a lifecycle violation is the more basic "no".
+    check_gates(ws, session, release, environment)
 
 
 def _refuse(

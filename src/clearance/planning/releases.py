@@ -114,3 +114,21 @@ def _check_url(text: str, url: str) -> None:
         raise UsageError(f"work item {text!r} has a malformed URL: {exc}", hint=_WORK_ITEM_FORM) from exc
     if not parts.netloc or any(char.isspace() for char in url):
         raise UsageError(f"work item {text!r} has a malformed URL {url!r}", hint=_WORK_ITEM_FORM)
+
+
+_COMMIT = re.compile(r"[0-9a-f]{7,64}")
+
+
+def parse_commit(text: str, *, option: str = "--commit") -> str:
+    """A git commit id as the CLI takes it: 7 to 64 hex digits (short ids allowed), lower-cased."""
+    commit = text.strip().lower()
+    if not _COMMIT.fullmatch(commit):
+        raise UsageError(
+            f"{option} {text!r} is not a commit id", hint="give a git commit SHA (at least 7 hex digits)"
+        )
+    return commit
+
+
+def same_commit(a: str, b: str) -> bool:
+    """Whether two commit ids name the same commit (one may be a short form of the other)."""
+    return a.startswith(b) or b.startswith(a)

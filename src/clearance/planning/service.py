@@ -28,6 +28,7 @@ class NewRelease:
     planned_date: date | None = None
     risk_notes: str = ""
     rollback_plan: str = ""
+    commit: str | None = None  # the commit it is built from (parse_commit)
 
 
 def create_release(ws: Workspace, new: NewRelease) -> Release:
@@ -50,6 +51,7 @@ def create_release(ws: Workspace, new: NewRelease) -> Release:
             planned_date=new.planned_date,
             risk_notes=new.risk_notes,
             rollback_plan=new.rollback_plan,
+            commit=new.commit,
             created_by=ws.actor,
             work_items=[
                 WorkItemRow(position=i, key=item.id, title=item.title, url=item.url)
@@ -69,6 +71,7 @@ def create_release(ws: Workspace, new: NewRelease) -> Release:
                 "type": release.type,
                 "inferred_type": new.type is None,
                 "scope": [item.id for item in new.scope],
+                "commit": new.commit,
                 "config_sha256": ws.loaded.sha256,
             },
         )

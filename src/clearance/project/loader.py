@@ -12,14 +12,22 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from clearance.errors import ConfigError, NotFound
+from clearance.errors import ConfigError
 from clearance.project.checks import cross_check
-from clearance.project.document import Document, InvalidYAML, LocatedProblem, format_path, read_document
+from clearance.project.document import (
+    Document,
+    InvalidYAML,
+    KeyPath,
+    LocatedProblem,
+    format_path,
+    read_document,
+)
 from clearance.project.error_messages import validation_problems
+from clearance.project.files import CONFIG_FILENAME, INIT_HINT, display_name, find_config
 from clearance.project.schema import ProjectConfig
 
-CONFIG_FILENAME = "clearance.yaml"
-_INIT_HINT = "run `clearance init` to create a commented clearance.yaml"
+__all__ = ["CONFIG_FILENAME", "LoadedConfig", "display_name", "find_config", "load_config", "parse_config"]
+
 _TOP_LEVEL = "project, services, environments and lifecycle"
 
 
@@ -33,17 +41,6 @@ class LoadedConfig:
     sha256: str  # of the file's bytes, to record which configuration a deployment used
 
 
-def find_config(start: Path) -> Path:
-    """The clearance.yaml in `start` or the nearest parent directory that has one."""
-    start = start.resolve()
-    directory = start if start.is_dir() else start.parent
-    for candidate in (directory, *directory.parents):
-        path = candidate / CONFIG_FILENAME
-        if path.is_file():
-            return path
-    raise NotFound(f"no {CONFIG_FILENAME} in {directory} or any parent directory", hint=_INIT_HINT)
-
-
 def load_config(path: Path) -> LoadedConfig:
     """Read and validate the file at `path`; raise ConfigError if it is missing or wrong."""
     path = path.resolve()
@@ -51,9 +48,9 @@ def load_config(path: Path) -> LoadedConfig:
     try:
         content = path.read_bytes()
     except FileNotFoundError as exc:
-        raise ConfigError([f"{shown}: file not found"], hint=_INIT_HINT) from exc
+        raise ConfigError([f"{shown}: file not found"], hint=INIT_HINT) from exc
     except OSError as exc:
-        raise ConfigError([f"{shown}: cannot read: {exc.strerror or exc}"], hint=_INIT_HINT) from exc
+        raise ConfigError([f"{shown}: cannot read: {exc.strerror or exc}"], hint=INIT_HINT) from exc
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -62,15 +59,6 @@ def load_config(path: Path) -> LoadedConfig:
     config = parse_config(text, shown)
     digest = hashlib.sha256(content).hexdigest()
     return LoadedConfig(path=path, root=path.parent, config=config, sha256=digest)
-
-
-def display_name(path: Path) -> str:
-    """`path` relative to the working directory when it is below it, else absolute."""
-    path = path.absolute()
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def parse_config(text: str, filename: str) -> ProjectConfig:
@@ -91,10 +79,26 @@ def parse_config(text: str, filename: str) -> ProjectConfig:
     except ValidationError as exc:
         problems += validation_problems(exc)
     problems += cross_check(data, document.line_of)
+    if config is not None:
+        problems += _provider_problems(config)
     located = document.problems + [(document.line_of(path), path, message) for path, message in problems]
     if located or config is None:
         raise ConfigError(_format(located, filename))
     return config
+
+
+def _provider_problems(config: ProjectConfig) -> list[tuple[KeyPath, str]]:
+    """What only the metric providers can tell (unknown `type`, bad settings, unknown variables):
+    found here, at load time, never in the middle of a deployment."""
+    if not config.analysis_templates:
+        return []
+    from clearance.delivery.analysis.templates import template_problems  # the providers load lazily
+
+    return [
+        (("analysis_templates", index, *where), message)
+        for index, template in enumerate(config.analysis_templates)
+        for where, message in template_problems(template)
+    ]
 
 
 def _keep_variable_text(data: dict[str, object], document: Document) -> None:

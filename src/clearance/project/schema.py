@@ -22,8 +22,10 @@ from pydantic import (
 )
 
 from clearance.delivery.analysis.templates import AnalysisTemplate
+from clearance.gates.policies import GatesPolicy, TrustedKey
 from clearance.project.durations import parse_duration
 from clearance.project.rollout import RunSpec, Strategy, default_strategy
+from clearance.versioning import keys as versioning
 
 DEFAULT_TIMEOUT_SECONDS = 600.0
 
@@ -95,12 +97,77 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Versioning keys: their checks live in versioning/keys.py, shared with the light loader that
+# `clearance version next` uses, so both report a wrong value in the same words.
+TagFormat = Annotated[str, BeforeValidator(versioning.tag_format)]
+RelativePath = Annotated[str, BeforeValidator(versioning.relative_path)]
+BumpLevel = Annotated[str, BeforeValidator(versioning.level)]
+CommitType = Annotated[str, BeforeValidator(versioning.commit_type)]
+PlainText = Annotated[str, BeforeValidator(versioning.text)]
+Url = Annotated[str, BeforeValidator(versioning.url)]
+
+
+def _link(name: str) -> object:
+    return BeforeValidator(versioning.link_template(name))
+
+
 class Service(_Model):
     """A deployable unit of the project; with `run:` it is deployed as replicas behind a proxy."""
 
     name: Slug
     description: str | None = None
     run: RunSpec | None = None
+    # Monorepos: the service's own directory (only commits touching it count for its version)
+    # and the tags of its releases.
+    path: RelativePath | None = None
+    tag_format: TagFormat | None = None
+
+
+class MajorZero(_Model):
+    """What breaking and minor changes bump while the major version is 0."""
+
+    breaking: BumpLevel | None = None
+    minor: BumpLevel | None = None
+
+
+class VersioningNotes(_Model):
+    show: Annotated[tuple[CommitType, ...], BeforeValidator(versioning.sequence)] | None = None
+    titles: Annotated[dict[str, PlainText], BeforeValidator(versioning.type_mapping)] | None = None
+    templates: RelativePath | None = None
+    changelog: RelativePath | None = None
+
+
+class VersioningLinks(_Model):
+    """Where release notes link commits, issues and pull requests to; nothing is linked without it."""
+
+    forge: Annotated[str, BeforeValidator(versioning.forge)] | None = None
+    repository: Url | None = None
+    jira: Url | None = None
+    jira_projects: (
+        Annotated[
+            tuple[Annotated[str, BeforeValidator(versioning.project_key)], ...],
+            BeforeValidator(versioning.sequence),
+        ]
+        | None
+    ) = None
+    commit: Annotated[str, _link("commit")] | None = None
+    issue: Annotated[str, _link("issue")] | None = None
+    pull_request: Annotated[str, _link("pull_request")] | None = None
+    compare: Annotated[str, _link("compare")] | None = None
+    work_item: Annotated[str, _link("work_item")] | None = None
+
+
+class Versioning(_Model):
+    """Versions and release notes from the commit history (Conventional Commits)."""
+
+    tag_format: TagFormat | None = None
+    initial_version: Annotated[str, BeforeValidator(versioning.version)] | None = None
+    bumps: Annotated[dict[str, BumpLevel], BeforeValidator(versioning.type_mapping)] | None = None
+    other: BumpLevel | None = None
+    major_zero: MajorZero | None = None
+    maintenance_branches: Annotated[tuple[PlainText, ...], BeforeValidator(versioning.sequence)] | None = None
+    notes: VersioningNotes | None = None
+    links: VersioningLinks | None = None
 
 
 class Environment(_Model):
@@ -111,6 +178,10 @@ class Environment(_Model):
     allow_prerelease: bool | None = None
     # How a new version of a `run:` service replaces the old one here.
     strategy: Strategy = Field(default_factory=default_strategy)
+    # What a release must show before it is deployed here (checked before every deployment), and
+    # the public keys whose signatures over its artifacts this environment accepts.
+    gates: GatesPolicy | None = None
+    trusted_keys: tuple[TrustedKey, ...] = ()
 
     def allows_prerelease(self) -> bool:
         """Prereleases stay out of production unless the file says otherwise."""
@@ -210,6 +281,22 @@ class Variable(_Model):
         return self.environments is None or environment in self.environments
 
 
+def _days_or_duration(value: object) -> float:
+    """`30d` (days) as well as every duration `parse_duration` reads; in seconds."""
+    if isinstance(value, str) and value.strip().endswith("d") and value.strip()[:-1].isdigit():
+        days = int(value.strip()[:-1])
+        if days <= 0:
+            raise ValueError(f"invalid duration {value!r}: must be more than zero")
+        return days * 86400.0
+    return parse_duration(value)
+
+
+class FlagSettings(_Model):
+    """Feature flags: a flag fully rolled out for longer than `stale_after` is listed as stale."""
+
+    stale_after: Annotated[float, BeforeValidator(_days_or_duration)] = 30 * 86400.0
+
+
 class ProjectConfig(_Model):
     """The whole clearance.yaml."""
 
@@ -223,6 +310,8 @@ class ProjectConfig(_Model):
     variables: tuple[Variable, ...] = ()
     # Metrics checked during rollouts (Argo Rollouts' AnalysisTemplate, in clearance.yaml).
     analysis_templates: tuple[AnalysisTemplate, ...] = ()
+    versioning: Versioning | None = None
+    flags: FlagSettings = Field(default_factory=FlagSettings)
 
     @field_validator("version", mode="before")
     @classmethod

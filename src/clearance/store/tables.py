@@ -83,6 +83,8 @@ class Release(Base):
     rollback_plan: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The commit the release was built from; evidence for another commit is refused without --force.
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     project: Mapped[Project] = relationship()
     work_items: Mapped[list[WorkItemRow]] = relationship(
@@ -249,3 +251,190 @@ class MeasurementRow(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime] = mapped_column()
+
+
+class ArtifactRow(Base):
+    """A built artifact of a release: its name, sha256 digest and where it was built from."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("release_id", "name", name="uq_artifacts_release_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[str] = mapped_column(String(71))  # "sha256:" + 64 hex digits
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    build_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    added_by: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignatureRow(Base):
+    """A DSSE envelope (an in-toto Statement over the release's artifacts), as signed."""
+
+    __tablename__ = "signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    keyid: Mapped[str] = mapped_column(String(64))
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    signed_by: Mapped[str] = mapped_column(String(255))
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EvidenceRow(Base):
+    """One parsed report: its normalized result, the file's digest, the tool and the commit it is for."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(Text)
+    tool: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    added_by: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GateWaiverRow(Base):
+    """One gate waived for one release in one environment, with a reason, until a day (inclusive)."""
+
+    __tablename__ = "gate_waivers"
+    __table_args__ = (Index("ix_gate_waivers_target", "release_id", "environment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    environment: Mapped[str] = mapped_column(String(63))
+    gate: Mapped[str] = mapped_column(String(63))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[date] = mapped_column(Date)
+    waived_by: Mapped[str] = mapped_column(String(255))
+    waived_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlagRow(Base):
+    """A feature flag of a project; its per-environment configuration is in `flag_environments`."""
+
+    __tablename__ = "flags"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_flags_project_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    environments: Mapped[list[FlagEnvironmentRow]] = relationship(
+        order_by="FlagEnvironmentRow.environment", cascade="all, delete-orphan"
+    )
+
+
+class FlagEnvironmentRow(Base):
+    """A flag in one environment: on or off, and its strategies and variants in Unleash's client-API
+    JSON, so the server hands them out as stored. `full_since`: when it became fully rolled out."""
+
+    __tablename__ = "flag_environments"
+
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(63), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    strategies: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    variants: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    full_since: Mapped[datetime | None] = mapped_column(nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlagTokenRow(Base):
+    """An API token: a client token reads one environment's flags, an admin token changes flags.
+    Only the token's sha256 is kept; the token itself is shown once, when created."""
+
+    __tablename__ = "flag_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    environment: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class FlagMetricRow(Base):
+    """How often SDKs of one environment evaluated a flag: yes/no counts and variant counts."""
+
+    __tablename__ = "flag_metrics"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(63), primary_key=True)
+    flag: Mapped[str] = mapped_column(String(255), primary_key=True)
+    yes: Mapped[int] = mapped_column(Integer, default=0)
+    no: Mapped[int] = mapped_column(Integer, default=0)
+    variants: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FlagClientRow(Base):
+    """An SDK instance that registered with the flag server (`POST /api/client/register`)."""
+
+    __tablename__ = "flag_clients"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(63), primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sdk_version: Mapped[str] = mapped_column(String(255), default="")
+    strategies: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserRow(Base):
+    """A person who may approve, reject or waive: the name is the actor name they act under."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    roles: Mapped[list[UserRoleRow]] = relationship(order_by="UserRoleRow.role", cascade="all, delete-orphan")
+
+
+class UserRoleRow(Base):
+    """One role one user holds (release-manager, qa-lead, …)."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(63), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(255))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApprovalRow(Base):
+    """One approval or rejection of a release for an environment, bound to the release's content hash."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_target", "release_id", "environment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    environment: Mapped[str] = mapped_column(String(63))
+    approver: Mapped[str] = mapped_column(String(255))
+    decision: Mapped[str] = mapped_column(String(10))  # approve | reject
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)

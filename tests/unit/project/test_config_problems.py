@@ -98,7 +98,7 @@ lifecycle:
 def test_an_unknown_top_level_key_lists_the_allowed_keys_when_nothing_is_close(problems: Problems) -> None:
     assert problems(VALID_HEAD + "lifecycle: {phases: [{environments: [dev]}]}\nzebra: 1\n") == [
         "clearance.yaml:11: zebra: unknown key (expected one of: version, project, services, environments, "
-        "lifecycle, hotfix_lifecycle, process, variables, analysis_templates)"
+        "lifecycle, hotfix_lifecycle, process, variables, analysis_templates, versioning, flags)"
     ]
 
 

@@ -1,0 +1,107 @@
+"""`clearance gates RELEASE --env E` (judge a release now) and `clearance gate waive`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from clearance.cli.options import Actor, ConfigPath, Json
+from clearance.cli.output import emit_json, err, out
+from clearance.errors import UsageError
+from clearance.gates.evaluation import GateVerdict
+from clearance.gates.service import evaluate_release, waive_gate
+from clearance.planning.service import find_release
+from clearance.workspace import open_workspace
+
+gate_app = typer.Typer(help="Waive a gate for one release and environment.", no_args_is_help=True)
+
+_STYLE = {
+    "pass": "[green]✔ pass[/]",
+    "fail": "[bold red]✘ fail[/]",
+    "missing": "[red]? missing[/]",
+    "waived": "[yellow]~ waived[/]",
+}
+
+
+def gates(
+    version: Annotated[str, typer.Argument(help="The release's version.")],
+    env: Annotated[str, typer.Option("--env", help="The environment whose gates to check.")],
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Judge the release against the environment's gates: pass, fail or missing, with the reason and
+    the evidence used. Exit 3 when any gate fails or lacks evidence."""
+    ws = open_workspace(config)
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        verdicts = evaluate_release(ws, session, release, env)
+    blocked = [v for v in verdicts if v.blocks]
+    if as_json:
+        emit_json(
+            {
+                "version": version,
+                "environment": env,
+                "passed": not blocked,
+                "gates": [v.to_json() for v in verdicts],
+            }
+        )
+    else:
+        _print(version, env, verdicts)
+    if blocked:
+        raise typer.Exit(3)
+
+
+def _print(version: str, env: str, verdicts: list[GateVerdict]) -> None:
+    if not verdicts:
+        out().print(f"[dim]{escape(env)} has no gates[/]")
+        return
+    table = Table(title=f"gates of {version} for {env}")
+    for column in ("gate", "status", "reason", "evidence"):
+        table.add_column(column)
+    for verdict in verdicts:
+        reason = verdict.result.reason
+        if verdict.waiver is not None and verdict.status == "waived":
+            w = verdict.waiver
+            reason += f"\nwaived by {w.waived_by} until {w.until.isoformat()}: {w.reason}"
+        used = ", ".join(f"#{e.id} {e.kind} {e.source}" for e in verdict.result.evidence) or "-"
+        table.add_row(verdict.gate, _STYLE[verdict.status], escape(reason), escape(used))
+    out().print(table)
+
+
+@gate_app.command("waive")
+def waive(
+    version: Annotated[str, typer.Argument(help="The release's version.")],
+    env: Annotated[str, typer.Option("--env", help="The environment.")],
+    gate: Annotated[str, typer.Option("--gate", help="The gate's name (e.g. vulnerabilities).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it may be skipped (required).")],
+    until: Annotated[str, typer.Option("--until", help="Last day the waiver holds, YYYY-MM-DD (required).")],
+    actor: Actor = None,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Let one failing gate through for one release and environment, with a reason, until a day."""
+    try:
+        day = date.fromisoformat(until)
+    except ValueError as exc:
+        raise UsageError(f"--until '{until}' is not a date", hint="use YYYY-MM-DD") from exc
+    ws = open_workspace(config, actor=actor)
+    row = waive_gate(ws, version, env, gate, reason=reason, until=day)
+    document: dict[str, Any] = {
+        "id": row.id,
+        "version": version,
+        "environment": env,
+        "gate": row.gate,
+        "reason": row.reason,
+        "until": row.until.isoformat(),
+        "waived_by": row.waived_by,
+    }
+    if as_json:
+        emit_json({"waiver": document})
+        return
+    err().print(
+        f"[yellow]~[/] gate {escape(gate)} waived for {escape(version)} in {escape(env)} until {row.until.isoformat()}"
+    )

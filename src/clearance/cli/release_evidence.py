@@ -1,0 +1,92 @@
+"""What `clearance release show` adds about a release's clearance: its artifacts and signatures, the
+evidence it carries, the gate waivers granted for it and its approvals (valid or stale)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from clearance.cli.artifacts import artifact_json
+from clearance.cli.evidence import evidence_json
+from clearance.gates.approvals.service import release_approvals, release_content_hash
+from clearance.gates.artifacts.service import release_artifacts, release_signatures
+from clearance.gates.service import release_evidence, release_waivers
+from clearance.store import Release
+
+__all__ = ["print_gate_records", "release_gate_records"]
+
+
+def release_gate_records(session: Session, release: Release) -> dict[str, Any]:
+    """The `artifacts`, `signatures`, `evidence`, `waivers` and `approvals` keys of `release show --json`.
+    An approval is `valid` while the release's content hash is the one approved, else `stale`."""
+    current = release_content_hash(session, release)
+    return {
+        "artifacts": [artifact_json(a) for a in release_artifacts(session, release)],
+        "signatures": [
+            {"id": s.id, "keyid": s.keyid, "signed_by": s.signed_by, "signed_at": s.signed_at.isoformat()}
+            for s in release_signatures(session, release)
+        ],
+        "evidence": [evidence_json(e) for e in release_evidence(session, release)],
+        "waivers": [
+            {
+                "id": w.id,
+                "environment": w.environment,
+                "gate": w.gate,
+                "reason": w.reason,
+                "until": w.until.isoformat(),
+                "waived_by": w.waived_by,
+                "waived_at": w.waived_at.isoformat(),
+            }
+            for w in release_waivers(session, release)
+        ],
+        "approvals": [
+            {
+                "id": a.id,
+                "environment": a.environment,
+                "approver": a.approver,
+                "decision": a.decision,
+                "roles": a.roles,
+                "comment": a.comment,
+                "decided_at": a.decided_at.isoformat(),
+                "content_hash": a.content_hash,
+                "state": "valid" if a.content_hash == current else "stale",
+            }
+            for a in release_approvals(session, release)
+        ],
+    }
+
+
+def print_gate_records(console: Console, document: dict[str, Any]) -> None:
+    if document["artifacts"]:
+        console.print("artifacts:")
+        for a in document["artifacts"]:
+            console.print(f"  • {escape(a['name'])} ({a['kind']}) {a['digest']}")
+        for s in document["signatures"]:
+            console.print(f"  signed with key {s['keyid'][:12]} by {escape(s['signed_by'])}")
+    if document["evidence"]:
+        table = Table(title="evidence")
+        for column in ("id", "kind", "file", "tool", "commit"):
+            table.add_column(column)
+        for e in document["evidence"]:
+            commit = (e["commit"] or "-")[:12] + (" (forced)" if e["forced"] else "")
+            table.add_row(str(e["id"]), e["kind"], escape(e["source"]), escape(e["tool"] or "-"), commit)
+        console.print(table)
+    for w in document["waivers"]:
+        console.print(
+            f"[yellow]waiver:[/] gate {escape(w['gate'])} in {escape(w['environment'])} until {w['until']} "
+            f"by {escape(w['waived_by'])}: {escape(w['reason'])}"
+        )
+    for a in document["approvals"]:
+        verb = "[green]approved[/]" if a["decision"] == "approve" else "[red]rejected[/]"
+        state = (
+            "" if a["state"] == "valid" else " [yellow](stale: the artifacts or evidence changed since)[/]"
+        )
+        comment = f": {escape(a['comment'])}" if a["comment"] else ""
+        console.print(
+            f"{verb} for {escape(a['environment'])} by {escape(a['approver'])} ({', '.join(a['roles'])}) "
+            f"at {a['decided_at']}{state}{comment}"
+        )

@@ -1,0 +1,273 @@
+"""Flags in the store: create, switch, roll out, constrain, archive — each change audited — and the
+views `clearance flag list|show|stale` and the admin API read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from clearance.audit.service import record
+from clearance.errors import AlreadyExists, NotFound
+from clearance.flags import definitions as rules
+from clearance.store.tables import FlagEnvironmentRow, FlagMetricRow, FlagRow, utcnow
+from clearance.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    enabled: bool
+    strategies: list[Any]
+    variants: list[Any]
+    full_since: datetime | None
+
+
+@dataclass(frozen=True)
+class FlagView:
+    name: str
+    type: str
+    description: str
+    created_by: str
+    created_at: datetime
+    archived_at: datetime | None
+    environments: dict[str, EnvironmentView]
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "description": self.description,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "archived": self.archived_at is not None,
+            "environments": {
+                env: {
+                    "enabled": view.enabled,
+                    "strategies": view.strategies,
+                    "variants": view.variants,
+                    "fully_rolled_out_since": view.full_since.isoformat() if view.full_since else None,
+                }
+                for env, view in self.environments.items()
+            },
+            "metrics": self.metrics,
+        }
+
+
+def check_environment(ws: Workspace, environment: str) -> str:
+    names = ws.config.environment_names()
+    if environment not in names:
+        raise NotFound(f"unknown environment {environment!r}", hint=f"environments: {', '.join(names)}")
+    return environment
+
+
+def _find(session: Session, project_id: int, name: str, *, lock: bool = False) -> FlagRow:
+    query = select(FlagRow).where(FlagRow.project_id == project_id, FlagRow.name == name)
+    flag = session.scalars(query.with_for_update() if lock else query).first()
+    if flag is None:
+        raise NotFound(f"unknown flag {name!r}", hint="`clearance flag list` shows the project's flags")
+    return flag
+
+
+def _view(ws: Workspace, flag: FlagRow) -> FlagView:
+    stored = {row.environment: row for row in flag.environments}
+    environments = {}
+    for env in ws.config.environment_names():
+        row = stored.get(env)
+        environments[env] = (
+            EnvironmentView(row.enabled, list(row.strategies), list(row.variants), row.full_since)
+            if row is not None
+            else EnvironmentView(False, [], [], None)
+        )
+    return FlagView(
+        name=flag.name,
+        type=flag.type,
+        description=flag.description,
+        created_by=flag.created_by,
+        created_at=flag.created_at,
+        archived_at=flag.archived_at,
+        environments=environments,
+    )
+
+
+def create_flag(
+    ws: Workspace, name: str, kind: str = "release", description: str = "", *, actor: str | None = None
+) -> FlagView:
+    rules.check_flag_name(name)
+    rules.check_flag_type(kind)
+    with ws.store.transaction() as session:
+        exists = session.scalars(
+            select(FlagRow.id).where(FlagRow.project_id == ws.project_id, FlagRow.name == name)
+        ).first()
+        if exists is not None:
+            raise AlreadyExists(f"flag {name!r} exists", hint="flag names are unique in a project")
+        flag = FlagRow(
+            project_id=ws.project_id,
+            name=name,
+            type=kind,
+            description=description,
+            created_by=actor or ws.actor,
+            environments=[],
+        )
+        session.add(flag)
+        record(
+            session,
+            actor=actor or ws.actor,
+            tag="flag:created",
+            subject=f"flag:{name}",
+            data={"type": kind, "description": description},
+        )
+        session.flush()
+        return _view(ws, flag)
+
+
+Change = Callable[[FlagEnvironmentRow], dict[str, Any]]
+
+
+def _change(
+    ws: Workspace, name: str, environment: str, tag: str, change: Change, actor: str | None
+) -> FlagView:
+    """Apply `change` to the flag's row for `environment` (made when missing) and audit it."""
+    check_environment(ws, environment)
+    with ws.store.transaction() as session:
+        flag = _find(session, ws.project_id, name, lock=True)
+        row = next((r for r in flag.environments if r.environment == environment), None)
+        if row is None:
+            row = FlagEnvironmentRow(environment=environment, enabled=False, strategies=[], variants=[])
+            flag.environments.append(row)
+        data = change(row)
+        full = rules.is_fully_rolled_out(row.enabled, row.strategies)
+        now = utcnow()
+        row.full_since = (row.full_since or now) if full else None
+        row.updated_at = now
+        # The feature as SDKs will receive it must parse: refuse the change otherwise.
+        rules.feature_json(
+            flag.name,
+            flag.type,
+            flag.description,
+            enabled=row.enabled,
+            strategies=row.strategies,
+            variants=row.variants,
+        )
+        record(
+            session,
+            actor=actor or ws.actor,
+            tag=tag,
+            subject=f"flag:{name}",
+            data={"environment": environment, **data},
+        )
+        session.flush()
+        return _view(ws, flag)
+
+
+def set_enabled(
+    ws: Workspace, name: str, environment: str, enabled: bool, *, actor: str | None = None
+) -> FlagView:
+    def change(row: FlagEnvironmentRow) -> dict[str, Any]:
+        row.enabled = enabled
+        if enabled and not row.strategies:
+            row.strategies = [rules.default_strategy()]
+        return {}
+
+    tag = "flag:enabled" if enabled else "flag:disabled"
+    return _change(ws, name, environment, tag, change, actor)
+
+
+def set_rollout(
+    ws: Workspace,
+    name: str,
+    environment: str,
+    percent: int,
+    *,
+    stickiness: str = "default",
+    group_id: str | None = None,
+    actor: str | None = None,
+) -> FlagView:
+    def change(row: FlagEnvironmentRow) -> dict[str, Any]:
+        before = rules.is_fully_rolled_out(True, row.strategies)
+        row.strategies = rules.with_rollout(
+            list(row.strategies), percent, stickiness=stickiness, group_id=group_id or name
+        )
+        return {"percentage": percent, "stickiness": stickiness, "was_full": before}
+
+    return _change(ws, name, environment, "flag:rollout-set", change, actor)
+
+
+def add_constraint(
+    ws: Workspace, name: str, environment: str, given: rules.ConstraintInput, *, actor: str | None = None
+) -> FlagView:
+    constraint = rules.constraint_json(given)
+
+    def change(row: FlagEnvironmentRow) -> dict[str, Any]:
+        row.strategies = rules.with_constraint(list(row.strategies), constraint)
+        return {"constraint": constraint}
+
+    return _change(ws, name, environment, "flag:constrained", change, actor)
+
+
+def set_variants(
+    ws: Workspace,
+    name: str,
+    environment: str,
+    items: list[str],
+    *,
+    stickiness: str = "default",
+    actor: str | None = None,
+) -> FlagView:
+    variants = rules.parse_variants(items, stickiness=stickiness)
+
+    def change(row: FlagEnvironmentRow) -> dict[str, Any]:
+        row.variants = variants
+        return {"variants": {v["name"]: v["weight"] for v in variants}}
+
+    return _change(ws, name, environment, "flag:variants-set", change, actor)
+
+
+def archive_flag(ws: Workspace, name: str, *, actor: str | None = None) -> FlagView:
+    with ws.store.transaction() as session:
+        flag = _find(session, ws.project_id, name, lock=True)
+        if flag.archived_at is None:
+            flag.archived_at = utcnow()
+            record(session, actor=actor or ws.actor, tag="flag:archived", subject=f"flag:{name}", data={})
+        return _view(ws, flag)
+
+
+def _metrics(session: Session, project_id: int, name: str) -> dict[str, dict[str, Any]]:
+    rows = session.scalars(
+        select(FlagMetricRow).where(FlagMetricRow.project_id == project_id, FlagMetricRow.flag == name)
+    )
+    return {r.environment: {"yes": r.yes, "no": r.no, "variants": dict(r.variants)} for r in rows}
+
+
+def show_flag(ws: Workspace, name: str) -> FlagView:
+    with ws.store.transaction() as session:
+        flag = _find(session, ws.project_id, name)
+        return replace(_view(ws, flag), metrics=_metrics(session, ws.project_id, name))
+
+
+def list_flags(ws: Workspace, *, archived: bool = False) -> list[FlagView]:
+    query = (
+        select(FlagRow)
+        .where(FlagRow.project_id == ws.project_id)
+        .options(selectinload(FlagRow.environments))
+        .order_by(FlagRow.name)
+    )
+    if not archived:
+        query = query.where(FlagRow.archived_at.is_(None))
+    with ws.store.transaction() as session:
+        return [_view(ws, flag) for flag in session.scalars(query)]
+
+
+def stale_flags(ws: Workspace, now: datetime | None = None) -> list[FlagView]:
+    """Flags fully rolled out in every environment for longer than `flags.stale_after`."""
+    after = timedelta(seconds=ws.config.flags.stale_after)
+    moment = now or utcnow()
+    return [
+        view
+        for view in list_flags(ws)
+        if rules.is_stale([e.full_since for e in view.environments.values()], moment, after)
+    ]

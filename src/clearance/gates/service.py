@@ -1,0 +1,246 @@
+"""Evidence and gates on the store: add and list reports, judge a release for an environment (on
+demand and before every deployment), and waive one gate with a reason and an expiry."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearance.audit.service import record
+from clearance.errors import NotFound, Refused, UsageError
+from clearance.gates import CHECKS
+from clearance.gates.approvals.rules import Role
+from clearance.gates.approvals.service import approval_facts, require_role
+from clearance.gates.artifacts.keys import keyid, load_public_key
+from clearance.gates.base import ArtifactFact, EvidenceFact, GateFacts
+from clearance.gates.evaluation import GateVerdict, Waiver, blocking, evaluate
+from clearance.gates.evidence import evidence_from_json, parse_report
+from clearance.gates.evidence.registry import report_format
+from clearance.planning.releases import same_commit
+from clearance.planning.service import find_release
+from clearance.store import Release
+from clearance.store.tables import ArtifactRow, EvidenceRow, GateWaiverRow, SignatureRow, utcnow
+
+if TYPE_CHECKING:
+    from clearance.workspace import Workspace
+
+__all__ = [
+    "EvidenceInput",
+    "add_evidence",
+    "check_gates",
+    "evaluate_release",
+    "release_evidence",
+    "release_waivers",
+    "waive_gate",
+]
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    kind: str
+    path: Path
+    commit: str | None = None  # the commit the report is for; the release's when not given
+    force: bool = False  # store it even when it is for another commit than the release's
+
+
+def add_evidence(ws: Workspace, version: str, new: EvidenceInput) -> EvidenceRow:
+    """Parse and store one report. A corrupt report raises ReportInvalid and stores nothing; one for
+    another commit than the release's is refused (and the refusal audited) unless `force`."""
+    report_format(new.kind)  # an unknown kind is a usage error before the file is read
+    try:
+        data = new.path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {new.path}: {exc.strerror or exc}") from exc
+    report = parse_report(new.kind, data, source=new.path.name)
+    subject = f"release:{ws.config.project}@{version}"
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        mismatch = bool(new.commit and release.commit and not same_commit(new.commit, release.commit))
+        release_commit = release.commit
+    facts = {"kind": new.kind, "source": new.path.name, "sha256": hashlib.sha256(data).hexdigest()}
+    if mismatch and not new.force:
+        with ws.store.transaction() as session:
+            record(
+                session,
+                actor=ws.actor,
+                tag="evidence:refused",
+                subject=subject,
+                data={**facts, "commit": new.commit, "release_commit": release_commit},
+            )
+        raise Refused(
+            f"{new.path.name} is a report for commit {new.commit}, but release {version} is built from "
+            f"{release_commit}",
+            code="evidence-commit-mismatch",
+            hint="add the report of the release's commit, or --force to store it anyway (audited)",
+        )
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        row = EvidenceRow(
+            release_id=release.id,
+            kind=new.kind,
+            source=new.path.name,
+            tool=report.tool,
+            file_sha256=facts["sha256"],
+            commit=new.commit or release.commit,
+            forced=mismatch,
+            result=report.to_json(),
+            added_by=ws.actor,
+        )
+        session.add(row)
+        session.flush()
+        added: dict[str, Any] = {**facts, "evidence_id": row.id, "tool": report.tool, "commit": row.commit}
+        added |= {"forced": mismatch, "release_commit": release.commit, "summary": report.summary()}
+        record(session, actor=ws.actor, tag="evidence:added", subject=subject, data=added)
+        return row
+
+
+def release_evidence(session: Session, release: Release) -> list[EvidenceRow]:
+    query = select(EvidenceRow).where(EvidenceRow.release_id == release.id)
+    return list(session.scalars(query.order_by(EvidenceRow.added_at, EvidenceRow.id)))
+
+
+def release_waivers(session: Session, release: Release) -> list[GateWaiverRow]:
+    query = select(GateWaiverRow).where(GateWaiverRow.release_id == release.id)
+    return list(session.scalars(query.order_by(GateWaiverRow.waived_at, GateWaiverRow.id)))
+
+
+def _facts(
+    ws: Workspace, session: Session, release: Release, environment: str, requester: str | None
+) -> GateFacts:
+    env = ws.config.environment(environment)
+    assert env is not None
+    approvals = None
+    if env.gates is not None and env.gates.approvals is not None:
+        approvals = approval_facts(
+            session, release, environment, production=env.production, requester=requester
+        )
+    evidence = tuple(
+        EvidenceFact(
+            id=row.id,
+            kind=row.kind,
+            family=report_format(row.kind).family,
+            source=row.source,
+            added_at=row.added_at,
+            report=evidence_from_json(row.result),
+        )
+        for row in release_evidence(session, release)
+    )
+    artifacts = session.scalars(select(ArtifactRow).where(ArtifactRow.release_id == release.id))
+    envelopes = session.scalars(select(SignatureRow.envelope).where(SignatureRow.release_id == release.id))
+    trusted = {keyid(load_public_key(k.public_key)): k.public_key for k in env.trusted_keys}
+    return GateFacts(
+        version=release.version,
+        environment=environment,
+        now=utcnow(),
+        evidence=evidence,
+        artifacts=tuple(ArtifactFact(name=a.name, digest=a.digest) for a in artifacts),
+        envelopes=tuple(envelopes),
+        trusted_keys=trusted,
+        approvals=approvals,
+    )
+
+
+def evaluate_release(
+    ws: Workspace, session: Session, release: Release, environment: str, requester: str | None = None
+) -> list[GateVerdict]:
+    """Every gate of `environment` judged on what the store holds for `release` now; `requester` is
+    the deployment's requester, whose own approvals do not count under separation of duties."""
+    env = ws.config.environment(environment)
+    if env is None:
+        raise NotFound(
+            f"unknown environment '{environment}'", hint=f"known: {', '.join(ws.config.environment_names())}"
+        )
+    waivers = [
+        Waiver(id=w.id, gate=w.gate, reason=w.reason, until=w.until, waived_by=w.waived_by)
+        for w in release_waivers(session, release)
+        if w.environment == environment
+    ]
+    facts = _facts(ws, session, release, environment, requester)
+    return evaluate(env.gates, facts, waivers, CHECKS)
+
+
+def check_gates(ws: Workspace, session: Session, release: Release, environment: str) -> None:
+    """Refuse (exit 3) a deployment of `release` to `environment` while any of its gates fails or
+    lacks evidence; the message names every such gate with its reason."""
+    verdicts = evaluate_release(ws, session, release, environment, requester=ws.actor)
+    failing = blocking(verdicts)
+    if not failing:
+        return
+    lines = "; ".join(f"{v.gate}: {v.status} — {v.result.reason}" for v in failing)
+    raise Refused(
+        f"release {release.version} may not be deployed to {environment}: "
+        f"{len(failing)} gate(s) not passed: {lines}",
+        code="gate-failed",
+        hint=f"see `clearance gates {release.version} --env {environment}`; add evidence with "
+        "`clearance evidence add`, or waive one gate with `clearance gate waive`",
+        data={"gates": [v.to_json() for v in failing]},
+    )
+
+
+def waive_gate(
+    ws: Workspace, version: str, environment: str, gate: str, *, reason: str, until: date
+) -> GateWaiverRow:
+    """Let one gate of one environment through for one release until `until` (inclusive), audited.
+    Only a user holding `release-manager` may waive (else refused, exit 3); approvals are never
+    waived: they are given."""
+    env = ws.config.environment(environment)
+    if env is None:
+        raise NotFound(
+            f"unknown environment '{environment}'", hint=f"known: {', '.join(ws.config.environment_names())}"
+        )
+    if gate not in CHECKS:
+        raise UsageError(
+            f"unknown gate '{gate}'", hint=f"known gates: {', '.join(CHECKS)}", code="gate-unknown"
+        )
+    configured = list(env.gates.configured()) if env.gates else []
+    if gate not in configured:
+        raise UsageError(
+            f"gate '{gate}' is not configured for {environment}",
+            hint=f"{environment}'s gates: {', '.join(configured) or 'none'}",
+            code="gate-unknown",
+        )
+    if gate == "approvals":
+        raise UsageError(
+            "the approvals gate cannot be waived",
+            hint=f"approve it: `clearance approve {version} --env {environment}`",
+            code="gate-not-waivable",
+        )
+    if not reason.strip():
+        raise UsageError("a waiver needs a reason", hint="--reason 'why this gate may be skipped'")
+    if until < utcnow().date():
+        raise UsageError(
+            f"--until {until.isoformat()} is in the past", hint="a waiver expires on a future day"
+        )
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        require_role(session, ws.actor, Role.RELEASE_MANAGER, doing="waive a gate")
+        row = GateWaiverRow(
+            release_id=release.id,
+            environment=environment,
+            gate=gate,
+            reason=reason.strip(),
+            until=until,
+            waived_by=ws.actor,
+        )
+        session.add(row)
+        session.flush()
+        record(
+            session,
+            actor=ws.actor,
+            tag="gate:waived",
+            subject=f"release:{ws.config.project}@{version}",
+            data={
+                "waiver_id": row.id,
+                "environment": environment,
+                "gate": gate,
+                "reason": row.reason,
+                "until": until.isoformat(),
+            },
+        )
+        return row
