@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("users", "user_app"),
     "approve": ("approvals", "approve"),
     "reject": ("approvals", "reject"),
+    "calendar": ("calendar", "calendar"),
 }
 
 

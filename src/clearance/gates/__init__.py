@@ -1,5 +1,5 @@
 """Gates: the evidence a release carries (parsed reports, signed artifacts) and the checks each
-environment's `gates:` runs on it before a deployment. Approvals are a check like the others; later: windows.
+environment's `gates:` runs on it before a deployment. Approvals are a check like the others; windows (freeze and change windows) too.
 
 The built-in checks are registered here, by name; `gates:` in clearance.yaml accepts exactly these."""
 
@@ -12,6 +12,7 @@ from clearance.gates.base import GateCheck
 from clearance.gates.provenance import FreshnessGate, SignatureGate
 from clearance.gates.quality import CoverageGate, TestsGate
 from clearance.gates.security import LicensesGate, SastGate, VulnerabilitiesGate
+from clearance.gates.windows import WindowsGate
 
 __all__ = ["CHECKS", "GateCheck"]
 
@@ -26,5 +27,6 @@ CHECKS: Mapping[str, GateCheck] = {
         SignatureGate(),
         FreshnessGate(),
         ApprovalsGate(),
+        WindowsGate(),
     )
 }

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from clearance.gates.approvals.rules import ApprovalPolicy
 from clearance.gates.evidence import SarifLevel, Severity
+from clearance.planning.windows import WindowsPolicy
 from clearance.project.durations import parse_duration
 
 __all__ = [
@@ -104,6 +105,7 @@ class GatesPolicy(_Policy):
     signature: Literal["required"] | None = None
     evidence_fresh: FreshnessPolicy | None = None
     approvals: ApprovalPolicy | None = None
+    windows: WindowsPolicy | None = None
 
     def configured(self) -> dict[str, object]:
         """gate name -> policy, for the gates this environment sets, in file order of the schema."""
