@@ -147,7 +147,10 @@ def test_killing_serve_at_random_points_resumes_every_rollout_without_a_failed_r
     kill_points: Counter[str] = Counter()
     minor = 0
     with LoadGenerator(f"http://127.0.0.1:{port}/", rate=40, connections=4, max_duration=900) as load:
-        for _ in range(KILLS_PER_BACKEND):
+        kills = rounds = 0
+        while kills < KILLS_PER_BACKEND:
+            rounds += 1
+            assert rounds <= 3 * KILLS_PER_BACKEND, f"too few rounds had a rollout in flight: {kill_points}"
             if not _active(project):
                 minor += 1
                 version = f"1.{minor}.0"
@@ -156,7 +159,10 @@ def test_killing_serve_at_random_points_resumes_every_rollout_without_a_failed_r
                 assert queued.exit_code == 0 and queued.json()["queued"] is True, queued
             time.sleep(rng.uniform(0.5, 5.0))
             in_flight = _active(project)
+            if not in_flight:
+                continue  # it finished first: a kill now would hit nothing
             server.kill()
+            kills += 1
             for deployment_id, state in in_flight:
                 kill_points[_running_step(project, deployment_id) if state == "running" else "queued"] += 1
             server.start()
@@ -169,7 +175,7 @@ def test_killing_serve_at_random_points_resumes_every_rollout_without_a_failed_r
     with capsys.disabled():  # what the kills hit, for whoever reads the log of a run
         print(f"\n[{backend}] seed {seed}: kill points {dict(kill_points)}; {report.render()}")
     assert report.failed == 0 and set(report.by_status) == {200}, f"seed {seed}: {report.render()}"
-    assert sum(kill_points.values()) >= KILLS_PER_BACKEND * 0.8, kill_points
+    assert sum(kill_points.values()) >= KILLS_PER_BACKEND, kill_points
     assert len(kill_points) >= 3, f"kills landed in too few places (seed {seed}): {kill_points}"
     deployments = execute(
         project.database_url, "SELECT id, state, reason FROM deployments WHERE id > 1 ORDER BY id"
