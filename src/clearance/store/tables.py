@@ -131,6 +131,10 @@ class Deployment(Base):
     # The worker that holds this deployment: "host:pid:start", renewed until the lease expires.
     lease_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # `deploy --at`: queued now, claimed by a server's worker only once this time has come.
+    scheduled_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    # ITIL mode: the change request this deployment implements.
+    change_request_id: Mapped[int | None] = mapped_column(ForeignKey("change_requests.id"), nullable=True)
 
     release: Mapped[Release] = relationship()
     steps: Mapped[list[DeploymentStep]] = relationship(
@@ -438,3 +442,58 @@ class ApprovalRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChangeRequestRow(Base):
+    """A change request (ITIL mode) for deploying one release to one environment: its kind
+    (standard | normal | emergency), the computed risk and why, the rollback plan, and its state."""
+
+    __tablename__ = "change_requests"
+    __table_args__ = (Index("ix_change_requests_target", "release_id", "environment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    environment: Mapped[str] = mapped_column(String(63))
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(20))
+    risk_level: Mapped[str] = mapped_column(String(20))
+    risk_score: Mapped[int] = mapped_column(Integer, default=0)
+    risk_factors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rollback_plan: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    release: Mapped[Release] = relationship()
+    decisions: Mapped[list[ChangeDecisionRow]] = relationship(
+        order_by="ChangeDecisionRow.id", cascade="all, delete-orphan"
+    )
+
+
+class ChangeDecisionRow(Base):
+    """One CAB member's approval or rejection of a change request (`emergency`: an emergency approval)."""
+
+    __tablename__ = "change_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change_request_id: Mapped[int] = mapped_column(ForeignKey("change_requests.id"), index=True)
+    approver: Mapped[str] = mapped_column(String(255))
+    decision: Mapped[str] = mapped_column(String(10))  # approve | reject
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReleaseFlagRow(Base):
+    """A feature flag that a release needs (`clearance release flag RELEASE NAME`)."""
+
+    __tablename__ = "release_flags"
+
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), primary_key=True)
+    linked_by: Mapped[str] = mapped_column(String(255))
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
