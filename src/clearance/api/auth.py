@@ -1,5 +1,6 @@
 """Who calls: the API token in the `Authorization` header, a client token of one environment or an
-admin token. A missing, unknown or revoked token is 401, saying nothing about what exists."""
+admin token. A missing, unknown, revoked or wrong-environment token is 401, saying nothing about
+what exists. Tokens are looked up through the client API's cache (see flags/client_cache.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from clearance.errors import ClearanceError
-from clearance.flags.client_service import TokenView, authenticate
+from clearance.flags.client_cache import ClientApiCache, Missing
+from clearance.flags.client_service import TokenView
 from clearance.workspace import Workspace
 
 
@@ -25,25 +27,46 @@ class Forbidden(ClearanceError):
     status = 403
 
 
-def workspace(request: Request) -> Workspace:
+async def workspace(request: Request) -> Workspace:
     ws: Workspace = request.app.state.workspace
     return ws
 
 
+async def client_cache(request: Request) -> ClientApiCache:
+    cache: ClientApiCache = request.app.state.client_cache
+    return cache
+
+
+def _refused() -> Unauthorized:
+    return Unauthorized("a valid API token is required", hint="send it in the Authorization header")
+
+
 async def _token(
-    ws: Annotated[Workspace, Depends(workspace)],
+    cache: Annotated[ClientApiCache, Depends(client_cache)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> TokenView:
-    token = await run_in_threadpool(authenticate, ws, authorization)
+    if cache.due():
+        await run_in_threadpool(cache.check)
+    token = cache.peek_token(authorization)
+    if isinstance(token, Missing):
+        token = await run_in_threadpool(cache.token, authorization)
     if token is None:
-        raise Unauthorized("a valid API token is required", hint="send it in the Authorization header")
+        raise _refused()
     return token
 
 
-async def client_environment(token: Annotated[TokenView, Depends(_token)]) -> str:
-    """The environment a client token reads; admin tokens are not client tokens."""
+async def client_environment(
+    request: Request,
+    ws: Annotated[Workspace, Depends(workspace)],
+    token: Annotated[TokenView, Depends(_token)],
+) -> str:
+    """The environment a client token reads. Admin tokens are not client tokens; a token of an
+    environment the project no longer has, or asked (`?environment=`) about another one, is refused."""
     if token.admin or token.environment is None:
         raise Unauthorized("a client token is required", hint="`clearance token create --env E`")
+    asked = request.query_params.get("environment")
+    if token.environment not in ws.config.environment_names() or asked not in (None, token.environment):
+        raise _refused()
     return token.environment
 
 

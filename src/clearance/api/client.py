@@ -7,23 +7,29 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from clearance.api.auth import client_environment, workspace
-from clearance.flags.client_service import record_metrics, register_client, snapshot
+from clearance.api.auth import client_cache, client_environment, workspace
+from clearance.api.features_fast_path import not_modified
+from clearance.flags.client_cache import ClientApiCache
+from clearance.flags.client_service import record_metrics, register_client
 from clearance.workspace import Workspace
 
 router = APIRouter(prefix="/api/client", tags=["client"])
 
 Environment = Annotated[str, Depends(client_environment)]
 Ws = Annotated[Workspace, Depends(workspace)]
+Cache = Annotated[ClientApiCache, Depends(client_cache)]
 
 
 @router.get("/features")
-async def features(request: Request, ws: Ws, environment: Environment) -> Response:
-    """The environment's flags as `GET /api/client/features` serves them; 304 when unchanged."""
-    served = await run_in_threadpool(snapshot, ws, environment)
+async def features(request: Request, cache: Cache, environment: Environment) -> Response:
+    """The environment's flags as `GET /api/client/features` serves them; 304 when unchanged.
+    Served from memory (body and ETag built once per change); the store is read only to rebuild.
+    The common case is answered before FastAPI, by features_fast_path.py, the same way."""
+    served = cache.peek_snapshot(environment)
+    if served is None:
+        served = await run_in_threadpool(cache.snapshot, environment)
     headers = {"ETag": served.etag, "Cache-Control": "no-cache"}
-    candidates = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
-    if served.etag in candidates or f"W/{served.etag}" in candidates:
+    if not_modified(served.etag, request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
     return Response(served.body, media_type="application/json", headers=headers)
 

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "approve": ("approvals", "approve"),
     "reject": ("approvals", "reject"),
     "calendar": ("calendar", "calendar"),
+    "change": ("changes", "change_app"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -29,6 +30,7 @@ from clearance.delivery.views import (
 from clearance.delivery.views import (
     history as deployment_history,
 )
+from clearance.errors import UsageError
 from clearance.workspace import Workspace, open_workspace
 
 deployment_app = typer.Typer(help="Inspect deployments.", no_args_is_help=True)
@@ -64,6 +66,13 @@ def deploy(
     to: Annotated[str, typer.Option("--to", help="The environment.")],
     service: Services = None,
     wait: Wait = False,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Run it then, from `clearance serve`: 2027-03-28T22:00+02:00 (ISO 8601)."),
+    ] = None,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="The IANA time zone of an --at without offset: Europe/Paris.")
+    ] = None,
     actor: Actor = None,
     config: ConfigPath = None,
     as_json: Json = False,
@@ -71,8 +80,19 @@ def deploy(
     """Deploy a release to an environment (every service unless --service), checking the lifecycle.
 
     With a `clearance serve` running, the deployment is queued for its workers (--wait follows it to
-    the end); without one, it runs here and --wait queues behind a deployment already running."""
-    _deploy(open_workspace(config, actor=actor), release, to, service, wait=wait, as_json=as_json)
+    the end); without one, it runs here and --wait queues behind a deployment already running.
+    With --at it is scheduled: the rules are checked now as of that time, and again when it comes."""
+    ws = open_workspace(config, actor=actor)
+    if at is not None or tz is not None:
+        if wait:
+            raise UsageError(
+                "--wait cannot be combined with --at", hint="follow it with `clearance deployment watch ID`"
+            )
+        from clearance.cli.scheduling import schedule
+
+        schedule(ws, release, to, service, at=at, tz=tz, as_json=as_json)
+        return
+    _deploy(ws, release, to, service, wait=wait, as_json=as_json)
 
 
 def retry(
@@ -186,6 +206,8 @@ def status(config: ConfigPath = None, as_json: Json = False) -> None:
                     f"[dim]{age(d.finished_at or d.started_at or d.created_at)} · "
                     f"{escape(d.requested_by)}[/]"
                 )
+                if d.scheduled_at is not None and d.state == "queued":
+                    text += f"\n[cyan]scheduled for {local_time(d.scheduled_at)}[/]"
                 if cell.current is not None and cell.current.id != d.id:
                     # The latest attempt did not stick: say what runs there now.
                     text += f"\n[green]running {escape(cell.current.release.version)}[/]"
@@ -263,6 +285,9 @@ def _render(document: dict[str, Any], *, output_lines: int | None = None) -> Gro
     ]
     if document["reason"]:
         parts.append(Text(f"  reason: {document['reason']}"))
+    if document.get("scheduled_at") and document["state"] == "queued":
+        at = datetime.fromisoformat(document["scheduled_at"])
+        parts.append(Text(f"  scheduled for {local_time(at)} ({document['scheduled_at']})"))
     parts.append(Text(f"  requested by {document['requested_by']}"))
     for step in document["steps"]:
         extra = f" — {escape(step['reason'])}" if step["reason"] else ""
@@ -309,6 +334,24 @@ def show(
         emit_json({"deployment": document})
         return
     out().print(_render(document))
+
+
+@deployment_app.command("cancel")
+def cancel(
+    deployment_id: Annotated[int, typer.Argument(help="A queued deployment, e.g. a scheduled one.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")] = "",
+    actor: Actor = None,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Cancel a deployment that waits for its time or for a server; a running one is aborted instead."""
+    from clearance.delivery.scheduled import cancel as cancel_deployment
+
+    deployment = cancel_deployment(open_workspace(config, actor=actor), deployment_id, reason=reason)
+    if as_json:
+        emit_json({"deployment": deployment_summary(deployment)})
+        return
+    err().print(f"deployment {deployment.id} cancelled: {escape(deployment.reason)}")
 
 
 @deployment_app.command("watch")

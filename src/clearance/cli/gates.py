@@ -12,6 +12,7 @@ from rich.table import Table
 from clearance.cli.options import Actor, ConfigPath, Json
 from clearance.cli.output import emit_json, err, out
 from clearance.errors import UsageError
+from clearance.gates.changes.review import release_changes, summary
 from clearance.gates.evaluation import GateVerdict
 from clearance.gates.service import evaluate_release, waive_gate
 from clearance.planning.service import find_release
@@ -39,6 +40,9 @@ def gates(
     with ws.store.transaction() as session:
         release = find_release(session, ws.project_id, version)
         verdicts = evaluate_release(ws, session, release, env)
+        # ITIL mode: the newest change request for this environment (its approval is not a gate).
+        changes = [summary(c) for c in release_changes(session, release) if c.environment == env]
+    change = changes[-1] if changes else None
     blocked = [v for v in verdicts if v.blocks]
     if as_json:
         emit_json(
@@ -47,10 +51,16 @@ def gates(
                 "environment": env,
                 "passed": not blocked,
                 "gates": [v.to_json() for v in verdicts],
+                "change_request": change,
             }
         )
     else:
         _print(version, env, verdicts)
+        if change is not None:
+            out().print(
+                f"change request #{change['id']}: {change['kind']}, risk {change['risk_level']}, "
+                f"{change['state']} (`clearance change show {change['id']}`)"
+            )
     if blocked:
         raise typer.Exit(3)
 

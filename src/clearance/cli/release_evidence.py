@@ -14,6 +14,7 @@ from clearance.cli.artifacts import artifact_json
 from clearance.cli.evidence import evidence_json
 from clearance.gates.approvals.service import release_approvals, release_content_hash
 from clearance.gates.artifacts.service import release_artifacts, release_signatures
+from clearance.gates.changes.review import release_changes, summary
 from clearance.gates.service import release_evidence, release_waivers
 from clearance.store import Release
 
@@ -21,7 +22,8 @@ __all__ = ["print_gate_records", "release_gate_records"]
 
 
 def release_gate_records(session: Session, release: Release) -> dict[str, Any]:
-    """The `artifacts`, `signatures`, `evidence`, `waivers` and `approvals` keys of `release show --json`.
+    """The `artifacts`, `signatures`, `evidence`, `waivers`, `change_requests` and `approvals` keys of
+    `release show --json`.
     An approval is `valid` while the release's content hash is the one approved, else `stale`."""
     current = release_content_hash(session, release)
     return {
@@ -43,6 +45,7 @@ def release_gate_records(session: Session, release: Release) -> dict[str, Any]:
             }
             for w in release_waivers(session, release)
         ],
+        "change_requests": [summary(c) for c in release_changes(session, release)],
         "approvals": [
             {
                 "id": a.id,
@@ -79,6 +82,11 @@ def print_gate_records(console: Console, document: dict[str, Any]) -> None:
         console.print(
             f"[yellow]waiver:[/] gate {escape(w['gate'])} in {escape(w['environment'])} until {w['until']} "
             f"by {escape(w['waived_by'])}: {escape(w['reason'])}"
+        )
+    for c in document["change_requests"]:
+        console.print(
+            f"change request #{c['id']} for {escape(c['environment'])}: {c['kind']}, risk {c['risk_level']}, "
+            f"{c['state']}" + (f" ({escape(c['reason'])})" if c["reason"] else "")
         )
     for a in document["approvals"]:
         verb = "[green]approved[/]" if a["decision"] == "approve" else "[red]rejected[/]"

@@ -1,4 +1,4 @@
-"""`clearance release create|list|show`."""
+"""`clearance release create|list|show|flag`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -18,6 +19,7 @@ from clearance.cli.release_evidence import print_gate_records, release_gate_reco
 from clearance.delivery import service as delivery
 from clearance.delivery.views import deployment_summary, release_deployments
 from clearance.errors import UsageError
+from clearance.flags.release_links import link_flag, release_flags
 from clearance.planning.releases import (
     ReleaseType,
     WorkItem,
@@ -232,6 +234,7 @@ def show(
         ]
         created = local_time(release.created_at)
         document |= release_gate_records(session, release)
+        document["flags"] = [view.to_json() for view in release_flags(ws, session, release)]
     if as_json:
         emit_json({"release": document})
         return
@@ -261,4 +264,40 @@ def show(
     for row in rows:
         table.add_row(str(row[0]), row[1], row[2], row[3], row[4], row[5])
     console.print(table if rows else "[dim]not deployed yet[/]")
+    _print_flags(console, document["flags"])
     print_gate_records(console, document)
+
+
+def _print_flags(console: Console, flags: list[dict[str, Any]]) -> None:
+    if not flags:
+        return
+    console.print("flags:")
+    for flag in flags:
+        shares = ", ".join(
+            f"{env} {'off' if share is None else f'{share}%'}" for env, share in flag["rollout"].items()
+        )
+        cleanup = " — [yellow]proposed for clean-up[/] (fully rolled out)" if flag["cleanup_proposed"] else ""
+        console.print(f"  • {escape(flag['name'])}: {shares}{cleanup}")
+
+
+@release_app.command("flag")
+def flag(
+    version: Annotated[str, typer.Argument(help="The release's version.")],
+    name: Annotated[str, typer.Argument(help="The flag the release needs.")],
+    unlink: Annotated[bool, typer.Option("--unlink", help="Remove the link instead.")] = False,
+    actor: Actor = None,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Link a feature flag to the release that needs it: a `flag-rollout` deployment rolls it out,
+    and once it is fully out in production `release show` proposes it for clean-up."""
+    changed = link_flag(open_workspace(config, actor=actor), version, name, unlink=unlink)
+    if as_json:
+        emit_json({"version": version, "flag": name, "linked": not unlink, "changed": changed})
+        return
+    if not changed:
+        err().print(f"flag {escape(name)} is already linked to release {escape(version)}")
+    elif unlink:
+        err().print(f"[green]✔[/] flag {escape(name)} unlinked from release {escape(version)}")
+    else:
+        err().print(f"[green]✔[/] flag {escape(name)} linked to release {escape(version)}")

@@ -15,6 +15,7 @@ from clearance.delivery.leases import Heartbeat, fall_back_to_stable, release_lo
 from clearance.delivery.scripts import ScriptResult, run_script
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
 from clearance.errors import ConfigError, DeploymentBusy, Interrupted, OperationFailed
+from clearance.gates.changes.service import settle_change
 from clearance.store import Deployment, DeploymentStep
 from clearance.store.tables import utcnow
 
@@ -402,6 +403,8 @@ def _finish(
                     "reason": reason,
                 },
             )
+            if deployment.change_request_id is not None:
+                settle_change(session, ws.actor, deployment.change_request_id)
         deployment.lease_owner, deployment.lease_expires_at = None, None
         release_lock(session, deployment)
         _ = deployment.release, deployment.steps

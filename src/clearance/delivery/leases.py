@@ -232,6 +232,19 @@ def mark_interrupted(session: Session, deployment: Deployment, *, actor: str) ->
             step.reason = "interrupted"
     release_lock(session, deployment)
     restored = fall_back_to_stable(session, deployment) if deployment.strategy else None
+    progress = deployment.rollout or {}
+    if progress.get("flag") and progress.get("flag_percent"):
+        # A flag rollout nobody finishes: its flag must not stay half on either.
+        from clearance.flags.service import kill_switch_in
+
+        kill_switch_in(
+            session,
+            deployment.project_id,
+            str(progress["flag"]),
+            deployment.environment,
+            actor=actor,
+            context={"deployment_id": deployment.id, "reason": "interrupted"},
+        )
     record(
         session,
         actor=actor,

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from clearance.delivery.flag_switch import FlagSwitch
 from clearance.delivery.outcomes import RolloutFailed, RolloutOutcome
 from clearance.delivery.rollout import Rollout, service_spec
 from clearance.delivery.states import StepState, advance_step
 from clearance.delivery.strategies.plan import Action, actions
 from clearance.delivery.targets.base import DesiredState, Target
-from clearance.project.rollout import BlueGreen, Canary, Rolling
+from clearance.project.rollout import BlueGreen, Canary, FlagRollout, Rolling
 from clearance.store import Deployment, DeploymentStep
 from clearance.store.tables import utcnow
 
@@ -122,10 +123,11 @@ def run_rollout(
         on_line=line,
         stable=stable,
         stable_env=stable_env,
-        state={k: saved[k] for k in ("weight", "pause", "analysis") if k in saved},
+        state={k: saved[k] for k in ("weight", "pause", "analysis", "flag_percent") if k in saved},
         stop=stop,
     )
     rollout.save(stable=stable, stable_env=[list(p) for p in stable_env])
+    switch = _flag_switch(ws, deployment, rollout)
     rows = [s for s in deployment.steps if s.kind != "script"]
     deadline = time.monotonic() + strategy.progress_deadline
     current_row: DeploymentStep | None = None
@@ -138,11 +140,8 @@ def run_rollout(
             if row.state in _DONE:
                 continue
             rollout.check_flags()
-            if rollout.state.get("full") or stable is None:
-                # Like Argo Rollouts: with no stable version there is nothing to shift traffic from.
-                why = (
-                    "promoted in full" if stable is not None else "first version here: goes straight to 100%"
-                )
+            why = _skipped_because(rollout, switch, stable, action)
+            if why:
                 _mark(ws, row.id, StepState.SKIPPED, why)
                 continue
             resumed = row.state == StepState.RUNNING.value
@@ -151,13 +150,13 @@ def run_rollout(
             if resumed:
                 line(current_row, "resumed after the previous driver stopped")
             if (
-                isinstance(strategy, Canary)
+                isinstance(strategy, Canary | FlagRollout)
                 and strategy.background_analysis
                 and rollout.analysis.background is None
             ):
                 rollout.analysis.start_background(strategy.background_analysis.template)
             rollout.hold_if_paused(current_row)
-            _run_action(rollout, current_row, action, deadline)
+            _run_action(rollout, switch, current_row, action, deadline)
             current_row = _mark(ws, row.id, StepState.SUCCEEDED)
             on_step(current_row, True)
             rollout.save(step=position + 1)
@@ -171,6 +170,8 @@ def run_rollout(
             rollout.pause(current_row, strategy.scale_down_delay, announce=False)
         # The agent stops the stable replicas only once Envoy no longer routes to them.
         rollout.set_weight(current_row, 100, deadline)
+        if switch is not None:
+            switch.set(current_row, 100)
         current_row = _mark(ws, rows[-1].id, StepState.SUCCEEDED)
         on_step(current_row, True)
         return RolloutOutcome(True)
@@ -181,13 +182,53 @@ def run_rollout(
             current_row = _mark(ws, current_row.id, StepState.FAILED, failure.reason)
             on_step(current_row, True)
         _skip_pending(ws, rows)
-        rollout.rollback()
-        return RolloutOutcome(False, failure.reason, {**failure.data, "restored": stable})
+        # The kill switch first: users leave the new code path at the next SDK refresh, long
+        # before the old version's replicas take the traffic back.
+        try:
+            killed = switch is not None and switch.kill(failure.reason, failure.data)
+        finally:
+            rollout.rollback()  # even when the flag could not be changed
+        reason, flag = failure.reason, {}
+        if switch is not None:
+            flag = {"flag": switch.flag, "flag_switched_off": killed}
+            reason += f"; flag {switch.flag} switched off (0%)" if killed else ""
+        return RolloutOutcome(False, reason, {**failure.data, **flag, "restored": stable})
 
 
-def _run_action(rollout: Rollout, row: DeploymentStep, action: Action, deadline: float) -> None:
+def _skipped_because(rollout: Rollout, switch: FlagSwitch | None, stable: str | None, action: Action) -> str:
+    if rollout.state.get("full"):
+        return "promoted in full"
+    if isinstance(rollout.strategy, FlagRollout):
+        if switch is None and action.kind != "set_weight":
+            return "a rollback redeploys the version and leaves flags alone"
+        return ""  # the flag's steps run even for the first version here
+    # Like Argo Rollouts: with no stable version there is nothing to shift traffic from.
+    return "first version here: goes straight to 100%" if stable is None else ""
+
+
+def _flag_switch(ws: Workspace, deployment: Deployment, rollout: Rollout) -> FlagSwitch | None:
+    """The flag of a flag-rollout deployment, chosen and recorded when it was queued."""
+    if not isinstance(rollout.strategy, FlagRollout) or not (deployment.rollout or {}).get("flag"):
+        return None
+    return FlagSwitch(
+        ws=ws,
+        deployment_id=deployment.id,
+        flag=str((deployment.rollout or {})["flag"]),
+        environment=deployment.environment,
+        on_line=rollout.on_line,
+        save=rollout.save,
+        state=rollout.state,
+    )
+
+
+def _run_action(
+    rollout: Rollout, switch: FlagSwitch | None, row: DeploymentStep, action: Action, deadline: float
+) -> None:
     if action.kind == "set_weight":
         rollout.set_weight(row, action.arg, deadline)
+    elif action.kind == "set_rollout":
+        assert switch is not None
+        switch.set(row, action.arg)
     elif action.kind == "pause":
         rollout.pause(row, action.arg)
     elif action.kind == "analysis":

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,8 @@ from clearance.delivery.leases import active_holder, lease_until, worker_id
 from clearance.delivery.states import DeploymentState, advance
 from clearance.delivery.strategies.plan import plan as rollout_plan
 from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
-from clearance.gates.service import check_gates
+from clearance.flags.release_links import flag_for_rollout
+from clearance.gates.changes.service import ChangeClearance, check_change, implement_change
 from clearance.planning.lifecycle import (
     PhaseRule,
     auto_deploy_targets,
@@ -28,6 +30,8 @@ from clearance.planning.lifecycle import (
 )
 from clearance.planning.service import find_release
 from clearance.project import ProjectConfig
+from clearance.project.rollout import FlagRollout
+from clearance.project.schema import Environment
 from clearance.store import Deployment, DeploymentStep, Release
 from clearance.versioning.semver import Version
 from clearance.workspace import Workspace
@@ -89,7 +93,17 @@ def _attempted_envs(session: Session, release_id: int, service: str) -> set[str]
     return set(rows)
 
 
-def _check_rules(ws: Workspace, session: Session, release: Release, environment: str, service: str) -> None:
+def _check_rules(
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    service: str,
+    *,
+    at: datetime | None = None,
+    requester: str | None = None,
+    targets: Sequence[str] = (),
+) -> ChangeClearance | None:
     env = ws.config.environment(environment)
     assert env is not None
     version = Version.parse(release.version)
@@ -106,8 +120,23 @@ def _check_rules(ws: Workspace, session: Session, release: Release, environment:
         target=environment,
         succeeded=_succeeded_envs(session, release.id, service),
     )
-    # Quality and security gates last: a lifecycle violation is the more basic "no".
-    check_gates(ws, session, release, environment)
+    # Quality and security gates last: a lifecycle violation is the more basic "no". In ITIL mode,
+    # then the change request of all `targets` (an approved emergency change lifts a freeze).
+    services = targets or (service,)
+    return check_change(ws, session, release, environment, services, at=at, requester=requester)
+
+
+def recheck_rules(ws: Workspace, session: Session, deployment: Deployment) -> None:
+    """The rules again, now, for a deployment queued earlier (a scheduled one, when its time has
+    come), on behalf of the person who asked for it; raises the refusal."""
+    _check_rules(
+        ws,
+        session,
+        deployment.release,
+        deployment.environment,
+        deployment.service,
+        requester=deployment.requested_by,
+    )
 
 
 def _refuse(
@@ -142,6 +171,7 @@ def queue_deployment(
     kind: str = "deploy",
     rollback_of: int | None = None,
     for_server: bool = False,
+    scheduled_at: datetime | None = None,
 ) -> Deployment:
     steps = ws.config.steps_for(environment, service)
     rows = [
@@ -156,6 +186,7 @@ def queue_deployment(
             DeploymentStep(position=len(rows) + i, name=p.name, kind=p.kind, state="pending")
             for i, p in enumerate(rollout_plan(env_config.strategy))
         ]
+    recorded = _flag_of(ws, session, release, env_config, kind) if strategy else {}
     deployment = Deployment(
         project_id=ws.project_id,
         release_id=release.id,
@@ -170,15 +201,17 @@ def queue_deployment(
         lease_owner=None if for_server else worker_id(),
         lease_expires_at=None if for_server else lease_until(ws.settings.lease_seconds),
         strategy=strategy,
-        rollout={},
+        rollout=recorded,
         steps=rows,
+        scheduled_at=scheduled_at,
     )
     session.add(deployment)
     session.flush()
     record(
         session,
         actor=ws.actor,
-        tag="deployment:queued",
+        # Scheduled: queued now, to run at `scheduled_at`.
+        tag="deployment:scheduled" if scheduled_at else "deployment:queued",
         subject=f"deployment:{deployment.id}",
         data={
             "deployment_id": deployment.id,
@@ -190,9 +223,20 @@ def queue_deployment(
             "steps": [r.name for r in rows],
             "strategy": strategy or None,
             "config_sha256": ws.loaded.sha256,
+            "scheduled_at": scheduled_at.astimezone(UTC).isoformat() if scheduled_at else None,
         },
     )
     return deployment
+
+
+def _flag_of(
+    ws: Workspace, session: Session, release: Release, env: Environment | None, kind: str
+) -> dict[str, str]:
+    """A flag-rollout deployment's flag, chosen up front (a missing one refuses the deployment before
+    anything runs). A rollback redeploys an older version and leaves flags alone."""
+    if env is None or not isinstance(env.strategy, FlagRollout) or kind == "rollback":
+        return {}
+    return {"flag": flag_for_rollout(ws, session, release, env.strategy)}
 
 
 def select_services(ws: Workspace, services: Sequence[str] | None) -> list[str]:
@@ -213,9 +257,14 @@ def deploy(
     progress: Progress | None = None,
     follow_auto_deploy: bool = True,
     for_server: bool = False,
+    at: datetime | None = None,
 ) -> DeployOutcome:
-    """Deploy a release to one environment, service by service, then any auto-deploy phase it unlocks."""
+    """Deploy a release to one environment, service by service, then any auto-deploy phase it unlocks.
+
+    With `at` (a future UTC instant) the deployments are queued for `clearance serve` to run then:
+    the rules are judged as of that time now (a freeze then refuses at once) and again when it comes."""
     progress = progress or NullProgress()
+    for_server = for_server or at is not None
     if ws.config.environment(environment) is None:
         raise unknown_error("environment", environment, ws.config.environment_names())
     targets = select_services(ws, services)
@@ -223,14 +272,15 @@ def deploy(
         release = find_release(session, ws.project_id, version)
         release_id = release.id
         refusal: Refused | None = None
+        change: ChangeClearance | None = None
         for service in targets:
             try:
-                _check_rules(ws, session, release, environment, service)
+                change = _check_rules(ws, session, release, environment, service, at=at, targets=targets)
             except Refused as exc:
                 refusal = exc
                 break
             holder = active_holder(session, ws.project_id, environment, service)
-            if holder is not None and not wait:
+            if holder is not None and not wait and at is None:
                 raise DeploymentBusy(
                     f"{service} in {environment} is being deployed by deployment {holder.id} "
                     f"({holder.state})",
@@ -243,10 +293,13 @@ def deploy(
         fresh = session.get(Release, release_id)  # the first session is closed; reload in this one
         assert fresh is not None
         queued = [
-            queue_deployment(ws, session, fresh, environment, s, for_server=for_server) for s in targets
+            queue_deployment(ws, session, fresh, environment, s, for_server=for_server, scheduled_at=at)
+            for s in targets
         ]
         for deployment in queued:
             step_environment(ws, deployment)  # secrets must be there before anything runs
+        if change is not None:
+            implement_change(ws, session, change, queued)
         ids = [d.id for d in queued]
     if for_server:
         # A `clearance serve` worker picks them up; the caller may follow them.

@@ -33,6 +33,7 @@ def deployment_summary(d: Deployment) -> dict[str, Any]:
         "created_at": _time(d.created_at),
         "started_at": _time(d.started_at),
         "finished_at": _time(d.finished_at),
+        "scheduled_at": _time(d.scheduled_at),
     }
 
 

@@ -1,9 +1,9 @@
 """Engine workers of `clearance serve`: claim deployments from the store and run them.
 
-Claiming is one short transaction: the oldest queued deployment nobody holds — or a rollout whose
-driver died, to resume — gets this worker as its lease owner (`FOR UPDATE SKIP LOCKED` on
-PostgreSQL, so several servers never take the same one; SQLite's BEGIN IMMEDIATE serializes
-claims). From then on the engine renews the lease as it runs.
+Claiming is one short transaction: the oldest queued deployment nobody holds and whose scheduled
+time (if any) has come — or a rollout whose driver died, to resume — gets this worker as its lease
+owner (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several servers never take the same one;
+SQLite's BEGIN IMMEDIATE serializes claims). From then on the engine renews the lease as it runs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from clearance.delivery.engine import NullProgress, execute
 from clearance.delivery.leases import (
@@ -23,10 +23,11 @@ from clearance.delivery.leases import (
     worker_id,
 )
 from clearance.delivery.leases import live_server as _live_server
+from clearance.delivery.scheduled import allowed_at_its_time
 from clearance.delivery.states import DeploymentState
 from clearance.errors import ClearanceError
 from clearance.store import Deployment
-from clearance.store.tables import AgentRow
+from clearance.store.tables import AgentRow, utcnow
 from clearance.workspace import Workspace
 
 __all__ = ["SERVER_PREFIX", "claim_next", "live_server", "run_worker"]
@@ -41,6 +42,8 @@ def claim_next(ws: Workspace) -> tuple[int, bool] | None:
             .where(
                 Deployment.project_id == ws.project_id,
                 Deployment.state.in_((DeploymentState.QUEUED.value, DeploymentState.RUNNING.value)),
+                # `deploy --at`: not before its time.
+                or_(Deployment.scheduled_at.is_(None), Deployment.scheduled_at <= utcnow()),
             )
             .order_by(Deployment.id)
             .with_for_update(skip_locked=True)
@@ -72,6 +75,9 @@ def run_worker(ws: Workspace, stop: threading.Event, *, poll: float = 0.5) -> No
             stop.wait(poll)
             continue
         deployment_id, resume = claimed
+        if not resume and not allowed_at_its_time(ws, deployment_id):
+            log.warning("deployment %s: refused at its scheduled time", deployment_id)
+            continue
         log.info("%s deployment %s", "resuming" if resume else "running", deployment_id)
         try:
             done = execute(ws, deployment_id, wait=True, progress=NullProgress(), resume=resume, stop=stop)

@@ -7,6 +7,11 @@ Endpoints: `/` (JSON: version, port, count), `/version`, `/health`, `/metrics`. 
 FAULT_ERROR_RATE (0..1, exact: 0.2 answers every 5th request with 500), FAULT_LATENCY_MS,
 FAULT_CRASH_AFTER (exit after N requests), FAULT_FAIL_HEALTH=1; SAMPLE_STARTUP_DELAY (seconds of 503
 on /health after start). Faults apply to `/` only, so /version, /health and /metrics stay trustworthy.
+
+A fault behind a feature flag (opt-in, for flag rollouts): SAMPLE_FAIL_WHEN_FLAG=NAME answers 500 to
+every request of `/` for which flag NAME is on, evaluated with clearance's own engine (request n is
+user "n") against the snapshot of SAMPLE_FLAG_URL (the flag API, e.g. http://127.0.0.1:4242/api) read
+with client token SAMPLE_FLAG_TOKEN, refreshed every SAMPLE_FLAG_REFRESH seconds (default 0.2).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -59,6 +65,52 @@ def is_injected_error(n: int, rate: Fraction) -> bool:
     """Whether the n-th request (from 1) fails: exactly floor(n × rate) of the first n requests do,
     spread evenly (0.2 → every 5th, 0.5 → every 2nd, 0.3 → the 4th, 7th, 10th …)."""
     return math.floor(n * rate) > math.floor((n - 1) * rate)
+
+
+class FlagFault:
+    """Fails the requests a flag is on for. The snapshot is refreshed in the background; until the
+    first one arrives (or while the server is unreachable) the last known state counts."""
+
+    def __init__(self, flag: str, url: str, token: str, refresh: float) -> None:
+        # Imported here: without the opt-in the sample service stays standard library only.
+        from clearance.flags import Evaluator
+        from clearance.flags.snapshot_client import HttpSnapshotSource, SnapshotUnavailable
+
+        self.flag, self._refresh = flag, refresh
+        self._source = HttpSnapshotSource(url, token, timeout=2.0, app_name="sample-service")
+        self._unavailable = SnapshotUnavailable
+        self._make = Evaluator
+        self._evaluator: Any = None
+        self._stop = threading.Event()
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                snapshot = self._source.fetch()
+            except self._unavailable as exc:
+                _log(f"flag snapshot: {exc.message}")
+            else:
+                if snapshot is not None:
+                    self._evaluator = self._make(snapshot)
+            self._stop.wait(self._refresh)
+
+    def fails(self, n: int) -> bool:
+        evaluator = self._evaluator
+        return evaluator is not None and bool(evaluator.is_enabled(self.flag, {"userId": str(n)}))
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+def flag_fault(env: Mapping[str, str]) -> FlagFault | None:
+    flag = env.get("SAMPLE_FAIL_WHEN_FLAG")
+    if not flag:
+        return None
+    url, token = env.get("SAMPLE_FLAG_URL"), env.get("SAMPLE_FLAG_TOKEN")
+    if not url or not token:
+        raise ValueError("SAMPLE_FAIL_WHEN_FLAG needs SAMPLE_FLAG_URL and SAMPLE_FLAG_TOKEN")
+    return FlagFault(flag, url, token, float(env.get("SAMPLE_FLAG_REFRESH") or 0.2))
 
 
 @dataclass
@@ -114,6 +166,7 @@ class ServiceState:
     port: int
     faults: Faults
     startup_delay: float = 0.0
+    flag_fault: FlagFault | None = None
     started: float = field(default_factory=time.monotonic)
     requests: int = 0  # requests to `/`, the counter the faults follow
     in_flight: int = 0
@@ -196,10 +249,13 @@ class _Handler(BaseHTTPRequestHandler):
         n = state.next_request()
         if state.faults.latency:
             time.sleep(state.faults.latency)
-        code = 500 if is_injected_error(n, state.faults.error_rate) else 200
+        flagged = state.flag_fault is not None and state.flag_fault.fails(n)
+        code = 500 if flagged or is_injected_error(n, state.faults.error_rate) else 200
         answer: dict[str, object] = {"version": state.version, "port": state.port, "count": n}
         if code == 500:
-            answer["error"] = "injected fault (FAULT_ERROR_RATE)"
+            answer["error"] = (
+                "injected fault (" + ("SAMPLE_FAIL_WHEN_FLAG" if flagged else "FAULT_ERROR_RATE") + ")"
+            )
         self._send(code, json.dumps(answer) + "\n", "application/json")
         state.metrics.observe(code, time.monotonic() - started)
         if state.faults.crash_after is not None and n >= state.faults.crash_after:
@@ -267,6 +323,7 @@ def main(env: Mapping[str, str] | None = None) -> int:
             port=port,
             faults=Faults.from_env(env),
             startup_delay=float(env.get("SAMPLE_STARTUP_DELAY") or 0),
+            flag_fault=flag_fault(env),
         )
     except (KeyError, ValueError) as exc:
         _log(f"bad configuration: {exc!r} (PORT is required; see the module docstring)")

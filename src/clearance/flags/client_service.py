@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +17,11 @@ from sqlalchemy.orm import selectinload
 from clearance.audit.service import record
 from clearance.errors import NotFound, UsageError
 from clearance.flags import definitions as rules
+from clearance.flags.parsing import FlagDefinitionInvalid
 from clearance.flags.service import check_environment
 from clearance.store.tables import (
     FlagClientRow,
+    FlagEnvironmentRow,
     FlagMetricRow,
     FlagRow,
     FlagTokenRow,
@@ -26,6 +29,7 @@ from clearance.store.tables import (
 )
 from clearance.workspace import Workspace
 
+_log = logging.getLogger(__name__)
 _METRIC_MAX = 10**12  # one report cannot add more than this to a counter
 
 
@@ -108,20 +112,30 @@ def revoke_token(ws: Workspace, token_id: int) -> TokenView:
         return _token_view(row)
 
 
-def authenticate(ws: Workspace, header: str | None) -> TokenView | None:
-    """The live token an `Authorization` header carries (raw or `Bearer …`), or None."""
+def header_digest(header: str | None) -> str | None:
+    """The sha256 of the token an `Authorization` header carries (raw or `Bearer …`), or None."""
     if not header:
         return None
-    token = header.removeprefix("Bearer ").strip()
-    with ws.store.transaction() as session:
+    return _digest(header.removeprefix("Bearer ").strip())
+
+
+def find_token(ws: Workspace, digest: str) -> TokenView | None:
+    """The live token of the project with this sha256, or None (read-only: takes no write lock)."""
+    with ws.store.read() as session:
         row = session.scalars(
             select(FlagTokenRow).where(
-                FlagTokenRow.sha256 == _digest(token),
+                FlagTokenRow.sha256 == digest,
                 FlagTokenRow.project_id == ws.project_id,
                 FlagTokenRow.revoked_at.is_(None),
             )
         ).first()
         return _token_view(row) if row is not None else None
+
+
+def authenticate(ws: Workspace, header: str | None) -> TokenView | None:
+    """The live token an `Authorization` header carries, or None."""
+    digest = header_digest(header)
+    return find_token(ws, digest) if digest is not None else None
 
 
 @dataclass(frozen=True)
@@ -130,28 +144,38 @@ class ServedSnapshot:
     etag: str
 
 
+def _served_feature(flag: FlagRow, row: FlagEnvironmentRow | None) -> dict[str, Any]:
+    """The flag as SDKs get it. A stored definition the engine cannot read (edited by hand, or by an
+    older version) is served off, with a warning: one bad flag must not break every SDK's fetch."""
+    try:
+        return rules.feature_json(
+            flag.name,
+            flag.type,
+            flag.description,
+            enabled=row.enabled if row else False,
+            strategies=list(row.strategies) if row else [],
+            variants=list(row.variants) if row else [],
+        )
+    except FlagDefinitionInvalid as exc:
+        _log.warning("flag %r is stored malformed (%s); serving it off", flag.name, exc.message)
+        return rules.feature_json(
+            flag.name, flag.type, flag.description, enabled=False, strategies=[], variants=[]
+        )
+
+
 def snapshot(ws: Workspace, environment: str) -> ServedSnapshot:
-    """The body of `GET /api/client/features` for one environment, and its ETag."""
-    with ws.store.transaction() as session:
+    """The body of `GET /api/client/features` for one environment, and its ETag (read-only)."""
+    with ws.store.read() as session:
         flags = session.scalars(
             select(FlagRow)
             .where(FlagRow.project_id == ws.project_id, FlagRow.archived_at.is_(None))
             .options(selectinload(FlagRow.environments))
             .order_by(FlagRow.name)
         ).all()
-        features = []
-        for flag in flags:
-            row = next((r for r in flag.environments if r.environment == environment), None)
-            features.append(
-                rules.feature_json(
-                    flag.name,
-                    flag.type,
-                    flag.description,
-                    enabled=row.enabled if row else False,
-                    strategies=list(row.strategies) if row else [],
-                    variants=list(row.variants) if row else [],
-                )
-            )
+        features = [
+            _served_feature(flag, next((r for r in flag.environments if r.environment == environment), None))
+            for flag in flags
+        ]
     document = {"version": 2, "features": features, "segments": [], "query": {"environment": environment}}
     body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
     return ServedSnapshot(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from clearance.audit.service import record
-from clearance.errors import AlreadyExists, NotFound
+from clearance.errors import AlreadyExists, NotFound, UsageError
 from clearance.flags import definitions as rules
+from clearance.flags.release_links import propose_cleanup
 from clearance.store.tables import FlagEnvironmentRow, FlagMetricRow, FlagRow, utcnow
 from clearance.workspace import Workspace
 
@@ -66,10 +67,19 @@ def check_environment(ws: Workspace, environment: str) -> str:
 
 
 def _find(session: Session, project_id: int, name: str, *, lock: bool = False) -> FlagRow:
+    unknown = NotFound(
+        f"unknown flag {name[:80]!r}{'…' if len(name) > 80 else ''}",
+        hint="`clearance flag list` shows the project's flags",
+    )
+    try:
+        # Every stored name passed this check; one that fails it (say, not UTF-8) is not looked up.
+        rules.check_flag_name(name)
+    except UsageError:
+        raise unknown from None
     query = select(FlagRow).where(FlagRow.project_id == project_id, FlagRow.name == name)
     flag = session.scalars(query.with_for_update() if lock else query).first()
     if flag is None:
-        raise NotFound(f"unknown flag {name!r}", hint="`clearance flag list` shows the project's flags")
+        raise unknown
     return flag
 
 
@@ -129,9 +139,16 @@ Change = Callable[[FlagEnvironmentRow], dict[str, Any]]
 
 
 def _change(
-    ws: Workspace, name: str, environment: str, tag: str, change: Change, actor: str | None
+    ws: Workspace,
+    name: str,
+    environment: str,
+    tag: str,
+    change: Change,
+    actor: str | None,
+    context: dict[str, Any] | None = None,
 ) -> FlagView:
-    """Apply `change` to the flag's row for `environment` (made when missing) and audit it."""
+    """Apply `change` to the flag's row for `environment` (made when missing) and audit it, with
+    `context` (who asked: a deployment, its kill switch) in the entry."""
     check_environment(ws, environment)
     with ws.store.transaction() as session:
         flag = _find(session, ws.project_id, name, lock=True)
@@ -158,8 +175,10 @@ def _change(
             actor=actor or ws.actor,
             tag=tag,
             subject=f"flag:{name}",
-            data={"environment": environment, **data},
+            data={"environment": environment, **data, **(context or {})},
         )
+        if full:
+            propose_cleanup(ws, session, flag, actor or ws.actor)
         session.flush()
         return _view(ws, flag)
 
@@ -186,15 +205,61 @@ def set_rollout(
     stickiness: str = "default",
     group_id: str | None = None,
     actor: str | None = None,
+    enable: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> FlagView:
+    """`enable` switches the flag on in the same change (a flag rollout's steps), so the share set
+    is the share served; otherwise the flag's on/off state is left alone."""
+
     def change(row: FlagEnvironmentRow) -> dict[str, Any]:
         before = rules.is_fully_rolled_out(True, row.strategies)
         row.strategies = rules.with_rollout(
             list(row.strategies), percent, stickiness=stickiness, group_id=group_id or name
         )
-        return {"percentage": percent, "stickiness": stickiness, "was_full": before}
+        data = {"percentage": percent, "stickiness": stickiness, "was_full": before}
+        if enable and not row.enabled:
+            row.enabled = True
+            data["enabled"] = True
+        return data
 
-    return _change(ws, name, environment, "flag:rollout-set", change, actor)
+    return _change(ws, name, environment, "flag:rollout-set", change, actor, context)
+
+
+def _to_zero(row: FlagEnvironmentRow, name: str) -> dict[str, Any]:
+    first = row.strategies[0] if row.strategies else {}
+    params = first.get("parameters", {}) if first.get("name") == "flexibleRollout" else {}
+    row.strategies = rules.with_rollout(
+        list(row.strategies),
+        0,
+        stickiness=params.get("stickiness", "default"),
+        group_id=params.get("groupId") or name,
+    )
+    return {"percentage": 0, "kill_switch": True}
+
+
+def kill_switch(ws: Workspace, name: str, environment: str, *, context: dict[str, Any]) -> FlagView:
+    """A flag rollout went wrong: nobody gets the flag's share any more (rollout 0 %, still on, so
+    its stickiness, group and constraints stay for the next attempt), audited with why."""
+    return _change(ws, name, environment, "flag:kill-switch", lambda row: _to_zero(row, name), None, context)
+
+
+def kill_switch_in(
+    session: Session, project_id: int, name: str, environment: str, *, actor: str, context: dict[str, Any]
+) -> None:
+    """The kill switch inside a caller's transaction (a deployment found interrupted)."""
+    flag = _find(session, project_id, name, lock=True)
+    row = next((r for r in flag.environments if r.environment == environment), None)
+    if row is None:
+        return
+    data = _to_zero(row, name)
+    row.full_since, row.updated_at = None, utcnow()
+    record(
+        session,
+        actor=actor,
+        tag="flag:kill-switch",
+        subject=f"flag:{name}",
+        data={"environment": environment, **data, **context},
+    )
 
 
 def add_constraint(

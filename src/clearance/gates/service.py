@@ -4,8 +4,9 @@ demand and before every deployment), and waive one gate with a reason and an exp
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,12 @@ def release_waivers(session: Session, release: Release) -> list[GateWaiverRow]:
 
 
 def _facts(
-    ws: Workspace, session: Session, release: Release, environment: str, requester: str | None
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    requester: str | None,
+    at: datetime | None = None,
 ) -> GateFacts:
     env = ws.config.environment(environment)
     assert env is not None
@@ -137,7 +143,7 @@ def _facts(
     return GateFacts(
         version=release.version,
         environment=environment,
-        now=utcnow(),
+        now=at or utcnow(),
         evidence=evidence,
         artifacts=tuple(ArtifactFact(name=a.name, digest=a.digest) for a in artifacts),
         envelopes=tuple(envelopes),
@@ -147,10 +153,16 @@ def _facts(
 
 
 def evaluate_release(
-    ws: Workspace, session: Session, release: Release, environment: str, requester: str | None = None
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    requester: str | None = None,
+    at: datetime | None = None,
 ) -> list[GateVerdict]:
-    """Every gate of `environment` judged on what the store holds for `release` now; `requester` is
-    the deployment's requester, whose own approvals do not count under separation of duties."""
+    """Every gate of `environment` judged on what the store holds for `release` now, as of `at` (a
+    scheduled deployment's time; default now); `requester` is the deployment's requester, whose own
+    approvals do not count under separation of duties."""
     env = ws.config.environment(environment)
     if env is None:
         raise NotFound(
@@ -161,20 +173,33 @@ def evaluate_release(
         for w in release_waivers(session, release)
         if w.environment == environment
     ]
-    facts = _facts(ws, session, release, environment, requester)
+    facts = _facts(ws, session, release, environment, requester, at)
     return evaluate(env.gates, facts, waivers, CHECKS)
 
 
-def check_gates(ws: Workspace, session: Session, release: Release, environment: str) -> None:
+def check_gates(
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    *,
+    at: datetime | None = None,
+    requester: str | None = None,
+    bypass: Collection[str] = (),
+) -> list[GateVerdict]:
     """Refuse (exit 3) a deployment of `release` to `environment` while any of its gates fails or
-    lacks evidence; the message names every such gate with its reason."""
-    verdicts = evaluate_release(ws, session, release, environment, requester=ws.actor)
-    failing = blocking(verdicts)
+    lacks evidence; the message names every such gate with its reason. `at` judges the gates as of a
+    scheduled deployment's time (windows, waiver expiry, evidence age); `requester` defaults to the
+    acting user. The gates named in `bypass` (an approved emergency change's windows) do not block:
+    their blocking verdicts are returned, for the caller to audit."""
+    verdicts = evaluate_release(ws, session, release, environment, requester=requester or ws.actor, at=at)
+    failing = [v for v in blocking(verdicts) if v.gate not in bypass]
     if not failing:
-        return
+        return [v for v in blocking(verdicts) if v.gate in bypass]
     lines = "; ".join(f"{v.gate}: {v.status} — {v.result.reason}" for v in failing)
+    when = f" at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at is not None else ""
     raise Refused(
-        f"release {release.version} may not be deployed to {environment}: "
+        f"release {release.version} may not be deployed to {environment}{when}: "
         f"{len(failing)} gate(s) not passed: {lines}",
         code="gate-failed",
         hint=f"see `clearance gates {release.version} --env {environment}`; add evidence with "

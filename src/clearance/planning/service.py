@@ -109,3 +109,13 @@ def list_releases(session: Session, project_id: int) -> list[Release]:
     releases = list(session.scalars(select(Release).where(Release.project_id == project_id)))
     releases.sort(key=lambda r: Version.parse(r.version).precedence_key(), reverse=True)
     return releases
+
+
+def planned_releases(session: Session, project_id: int, first: date, last: date) -> list[Release]:
+    """The releases planned for a day in [first, last], by date then version."""
+    query = select(Release).where(
+        Release.project_id == project_id, Release.planned_date >= first, Release.planned_date <= last
+    )
+    releases = list(session.scalars(query))
+    releases.sort(key=lambda r: (r.planned_date or first, Version.parse(r.version).precedence_key()))
+    return releases

@@ -1,7 +1,8 @@
 """How services run and roll out: the `run:` settings of a service and the per-environment strategy.
 
 A service with `run:` is deployed as replicas behind a proxy on its stable port, and each environment
-chooses how a new version replaces the old one: all at once, rolling, blue-green or canary steps.
+chooses how a new version replaces the old one: all at once, rolling, blue-green or canary steps —
+or all at once behind a feature flag whose share of users grows step by step (flag-rollout).
 """
 
 from __future__ import annotations
@@ -113,8 +114,46 @@ class Canary(_Model):
     progress_deadline: Duration = DEFAULT_PROGRESS_DEADLINE
 
 
-Strategy = Annotated[AllAtOnce | Rolling | BlueGreen | Canary, Field(discriminator="type")]
-STRATEGY_TYPES = ("all-at-once", "rolling", "blue-green", "canary")
+class FlagRolloutStep(_Model):
+    """Exactly one of: set_rollout (the flag's share of users, %), pause, analysis."""
+
+    set_rollout: Annotated[int, Field(ge=0, le=100)] | None = None
+    pause: Pause | None = None
+    analysis: AnalysisRef | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FlagRolloutStep:
+        given = [k for k in ("set_rollout", "pause", "analysis") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a flag-rollout step has exactly one of set_rollout, pause or analysis"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        return self
+
+    def describe(self) -> str:
+        if self.set_rollout is not None:
+            return f"set flag rollout {self.set_rollout}%"
+        if self.pause is not None:
+            return f"pause {self.pause.duration:g}s" if self.pause.duration else "pause until promoted"
+        assert self.analysis is not None
+        return f"analysis {self.analysis.template}"
+
+
+class FlagRollout(_Model):
+    """The new version goes in all at once, dark; then a feature flag lets users in step by step,
+    and goes back to 0 % (the kill switch) when an analysis fails. `flag` may be left out when
+    the release has exactly one linked flag (`clearance release flag`)."""
+
+    type: Literal["flag-rollout"]
+    flag: Annotated[str, Field(min_length=1)] | None = None
+    steps: Annotated[tuple[FlagRolloutStep, ...], Field(min_length=1)]
+    background_analysis: AnalysisRef | None = None
+    progress_deadline: Duration = DEFAULT_PROGRESS_DEADLINE
+
+
+Strategy = Annotated[AllAtOnce | Rolling | BlueGreen | Canary | FlagRollout, Field(discriminator="type")]
+STRATEGY_TYPES = ("all-at-once", "rolling", "blue-green", "canary", "flag-rollout")
 
 
 def default_strategy() -> AllAtOnce:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from clearance.delivery.analysis.templates import AnalysisTemplate
+from clearance.gates.changes.policy import ChangeControlPolicy, change_control_value
 from clearance.gates.policies import GatesPolicy, TrustedKey
 from clearance.project.durations import parse_duration
 from clearance.project.rollout import RunSpec, Strategy, default_strategy
@@ -182,6 +183,8 @@ class Environment(_Model):
     # the public keys whose signatures over its artifacts this environment accepts.
     gates: GatesPolicy | None = None
     trusted_keys: tuple[TrustedKey, ...] = ()
+    # ITIL mode: every deployment here implements a change request (`true` for the defaults).
+    change_control: Annotated[ChangeControlPolicy | None, BeforeValidator(change_control_value)] = None
 
     def allows_prerelease(self) -> bool:
         """Prereleases stay out of production unless the file says otherwise."""

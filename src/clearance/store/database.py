@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from clearance.errors import StoreError, StoreLocked, StoreUnavailable, UsageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_READ_ONLY = "clearance_read_only"  # execution option of Store.read()'s connections
 
 
 class Store:
@@ -42,6 +43,12 @@ class Store:
             # server can pass its own pool later.
             self.engine = create_engine(parsed, poolclass=NullPool, connect_args={"connect_timeout": 5})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        read_only_options = {_READ_ONLY: True}
+        if self.dialect == "postgresql":
+            read_only_options["postgresql_readonly"] = True
+        self._read_sessions = sessionmaker(
+            self.engine.execution_options(**read_only_options), expire_on_commit=False
+        )
 
     def _sqlite_engine(self, url: str, database: str, busy_timeout: float) -> Engine:
         if database and database != ":memory:":
@@ -69,7 +76,10 @@ class Store:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only unit of work takes no write lock: BEGIN (deferred) reads a WAL snapshot.
+            read_only = connection.get_execution_options().get(_READ_ONLY, False)
+            connection.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
 
@@ -81,6 +91,18 @@ class Store:
         """A unit of work: committed when the block ends, rolled back whole if it raises."""
         with translate_errors(self):
             session = self._sessions()
+            try:
+                with session.begin():
+                    yield session
+            finally:
+                session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: no write lock on SQLite (deferred BEGIN), READ ONLY on
+        PostgreSQL; for hot read paths that must never queue behind writers. Writing in it fails."""
+        with translate_errors(self):
+            session = self._read_sessions()
             try:
                 with session.begin():
                     yield session

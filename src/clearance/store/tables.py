@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -382,8 +383,8 @@ class FlagMetricRow(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
     environment: Mapped[str] = mapped_column(String(63), primary_key=True)
     flag: Mapped[str] = mapped_column(String(255), primary_key=True)
-    yes: Mapped[int] = mapped_column(Integer, default=0)
-    no: Mapped[int] = mapped_column(Integer, default=0)
+    yes: Mapped[int] = mapped_column(BigInteger, default=0)
+    no: Mapped[int] = mapped_column(BigInteger, default=0)
     variants: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -497,3 +498,5 @@ class ReleaseFlagRow(Base):
     flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id"), primary_key=True)
     linked_by: Mapped[str] = mapped_column(String(255))
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the flag was first fully rolled out in every production environment: proposed for removal.
+    cleanup_proposed_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -114,6 +114,9 @@ class RolloutAnalysis:
                 "phase": m.phase.value,
                 "value": m.to_record()["value"]["result"],
                 "error": m.error,
+                # The thresholds it was held to, so the record explains itself.
+                "success_condition": template.metric(m.metric).success_condition,
+                "failure_condition": template.metric(m.metric).failure_condition,
             }
             for m in history
         ]

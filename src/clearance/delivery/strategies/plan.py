@@ -6,18 +6,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from clearance.project.rollout import AllAtOnce, BlueGreen, Canary, Rolling, Strategy
+from clearance.project.rollout import (
+    AllAtOnce,
+    BlueGreen,
+    Canary,
+    CanaryStep,
+    FlagRollout,
+    FlagRolloutStep,
+    Rolling,
+    Strategy,
+)
+
+FLAG_DEPLOY = "deploy: new version takes all traffic, dark behind its flag"
+FLAG_FINISH = "finish: the flag reaches 100%"
 
 
 @dataclass(frozen=True)
 class PlannedStep:
     name: str
-    kind: str  # set_weight | pause | analysis | finish
+    kind: str  # set_weight | set_rollout | pause | analysis | finish
 
 
 @dataclass(frozen=True)
 class Action:
-    """One rollout step to run: set_weight (arg: %), pause (arg: seconds or None = until promoted),
+    """One rollout step to run: set_weight (arg: %), set_rollout (arg: the flag's %), pause (arg: seconds or None = until promoted),
     analysis (arg: template), preview (blue-green: new version on the preview port), switch
     (blue-green: 100 % at once, old kept warm)."""
 
@@ -26,18 +38,23 @@ class Action:
     arg: Any = None
 
 
+def _step_action(step: CanaryStep | FlagRolloutStep) -> Action:
+    if isinstance(step, CanaryStep) and step.set_weight is not None:
+        return Action("set_weight", step.describe(), step.set_weight)
+    if isinstance(step, FlagRolloutStep) and step.set_rollout is not None:
+        return Action("set_rollout", step.describe(), step.set_rollout)
+    if step.pause is not None:
+        return Action("pause", step.describe(), step.pause.duration)
+    assert step.analysis is not None
+    return Action("analysis", step.describe(), step.analysis.template)
+
+
 def actions(strategy: Strategy) -> list[Action]:
     if isinstance(strategy, Canary):
-        result = []
-        for step in strategy.steps:
-            if step.set_weight is not None:
-                result.append(Action("set_weight", step.describe(), step.set_weight))
-            elif step.pause is not None:
-                result.append(Action("pause", step.describe(), step.pause.duration))
-            else:
-                assert step.analysis is not None
-                result.append(Action("analysis", step.describe(), step.analysis.template))
-        return result
+        return [_step_action(step) for step in strategy.steps]
+    if isinstance(strategy, FlagRollout):
+        # The code goes out first, all at once and dark; then the flag lets users in.
+        return [Action("set_weight", FLAG_DEPLOY, 100), *(_step_action(step) for step in strategy.steps)]
     if isinstance(strategy, AllAtOnce):
         return [Action("set_weight", "set weight 100%", 100)]
     if isinstance(strategy, BlueGreen):
@@ -94,5 +111,7 @@ def plan(strategy: Strategy) -> list[PlannedStep]:
     finish = "finish: new version takes all traffic, stable retires"
     if isinstance(strategy, BlueGreen):
         finish = f"finish: old version retires after {strategy.scale_down_delay:g}s"
+    elif isinstance(strategy, FlagRollout):
+        finish = FLAG_FINISH
     steps.append(PlannedStep(finish, "finish"))
     return steps

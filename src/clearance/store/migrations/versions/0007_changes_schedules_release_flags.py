@@ -81,13 +81,27 @@ def upgrade() -> None:
         sa.Column("flag_id", sa.Integer(), nullable=False),
         sa.Column("linked_by", sa.String(length=255), nullable=False),
         sa.Column("linked_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["release_id"], ["releases.id"], name=op.f("fk_release_flags_release_id_releases")),
+        sa.Column("cleanup_proposed_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["release_id"], ["releases.id"], name=op.f("fk_release_flags_release_id_releases")
+        ),
         sa.ForeignKeyConstraint(["flag_id"], ["flags.id"], name=op.f("fk_release_flags_flag_id_flags")),
         sa.PrimaryKeyConstraint("release_id", "flag_id", name=op.f("pk_release_flags")),
     )
+    # SDK metrics counters: a busy flag counts past 2**31 evaluations within days.
+    with op.batch_alter_table("flag_metrics") as batch:
+        for column in ("yes", "no"):
+            batch.alter_column(
+                column, type_=sa.BigInteger(), existing_type=sa.Integer(), existing_nullable=False
+            )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("flag_metrics") as batch:
+        for column in ("yes", "no"):
+            batch.alter_column(
+                column, type_=sa.Integer(), existing_type=sa.BigInteger(), existing_nullable=False
+            )
     op.drop_table("release_flags")
     with op.batch_alter_table("deployments") as batch:
         batch.drop_index("ix_deployments_scheduled_at")

@@ -1,0 +1,396 @@
+"""Change requests on the store: open (or find) the request a deployment to a change-controlled
+environment implements, assess its risk, judge it before the deployment, record CAB decisions, and
+close it when its deployments finish. The rules are pure, in `policy`, `risk` and `cab`."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clearance.audit.service import record
+from clearance.errors import NotFound, Refused
+from clearance.gates.changes.cab import OPEN, CabFacts, CabVerdict, ChangeDecision, ChangeState, judge_change
+from clearance.gates.changes.policy import ChangeControlPolicy
+from clearance.gates.changes.risk import (
+    FINISHED_STATES,
+    Assessment,
+    ChangeKind,
+    RiskFacts,
+    assess,
+    classify,
+    notes_entries,
+)
+from clearance.gates.evaluation import GateVerdict
+from clearance.gates.service import check_gates, evaluate_release
+from clearance.store import Deployment, Release
+from clearance.store.tables import ChangeRequestRow, UserRoleRow, UserRow, utcnow
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from clearance.workspace import Workspace
+
+__all__ = [
+    "ChangeClearance",
+    "change_policy",
+    "check_change",
+    "find_change",
+    "implement_change",
+    "judge_request",
+    "settle_change",
+]
+
+# Timing and sign-off are the CAB's and the windows' business, not a measure of the change itself.
+_NOT_RISK = ("windows", "approvals")
+
+
+@dataclass(frozen=True)
+class ChangeClearance:
+    """An approved change request a deployment may go ahead under, and the gates its emergency
+    approval let through (the windows gate only)."""
+
+    change_request_id: int
+    bypassed: tuple[GateVerdict, ...] = ()
+
+
+def change_policy(ws: Workspace, environment: str) -> ChangeControlPolicy | None:
+    env = ws.config.environment(environment)
+    return env.change_control if env is not None else None
+
+
+def find_change(session: Session, project_id: int, change_id: int) -> ChangeRequestRow:
+    row = session.get(ChangeRequestRow, change_id)
+    if row is None or row.project_id != project_id:
+        raise NotFound(
+            f"no change request #{change_id} in this project",
+            hint="`clearance change list` shows them",
+            code="change-unknown",
+        )
+    return row
+
+
+def _holders(session: Session, people: Collection[str]) -> dict[str, frozenset[str]]:
+    query = select(UserRow.name, UserRoleRow.role).join(UserRoleRow).where(UserRow.name.in_(list(people)))
+    held: dict[str, set[str]] = {p: set() for p in people}
+    for name, role in session.execute(query):
+        held[name].add(role)
+    return {p: frozenset(r) for p, r in held.items()}
+
+
+def judge_request(
+    session: Session, policy: ChangeControlPolicy, row: ChangeRequestRow, deployer: str | None = None
+) -> CabVerdict:
+    """The CAB's verdict on `row` now; `deployer`'s own approvals do not count for their deployment."""
+    decisions = tuple(
+        ChangeDecision(
+            id=d.id,
+            approver=d.approver,
+            approve=d.decision == "approve",
+            emergency=d.emergency,
+            roles=tuple(d.roles),
+            comment=d.comment,
+            decided_at=d.decided_at,
+        )
+        for d in row.decisions
+    )
+    facts = CabFacts(
+        kind=ChangeKind(row.kind),
+        decisions=decisions,
+        holders=_holders(session, {d.approver for d in decisions}),
+        creator=row.release.created_by,
+        requester=row.requested_by,
+        deployer=deployer,
+    )
+    return judge_change(policy, facts)
+
+
+def _recent_states(
+    session: Session, project_id: int, environment: str, services: Sequence[str], limit: int
+) -> tuple[str, ...]:
+    query = (
+        select(Deployment.state)
+        .where(
+            Deployment.project_id == project_id,
+            Deployment.environment == environment,
+            Deployment.service.in_(list(services)),
+            Deployment.kind == "deploy",
+            Deployment.state.in_(sorted(FINISHED_STATES)),
+        )
+        .order_by(Deployment.created_at.desc(), Deployment.id.desc())
+        .limit(limit)
+    )
+    return tuple(session.scalars(query))
+
+
+def _assess(
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    services: Sequence[str],
+    policy: ChangeControlPolicy,
+    at: datetime | None,
+) -> Assessment:
+    verdicts = evaluate_release(ws, session, release, environment, requester=ws.actor, at=at)
+    facts = RiskFacts(
+        release_type=release.type,
+        work_items=len(release.work_items),
+        notes_entries=notes_entries(release.notes),
+        rollback_plan=release.rollback_plan,
+        unpassed_gates=tuple(
+            f"{v.gate}: {v.status}" for v in verdicts if v.status != "pass" and v.gate not in _NOT_RISK
+        ),
+        recent_states=_recent_states(
+            session, ws.project_id, environment, services, policy.risk.recent_deployments
+        ),
+    )
+    return assess(facts, policy.risk)
+
+
+def _kind(
+    policy: ChangeControlPolicy, release: Release, assessment: Assessment, resubmitted: bool
+) -> ChangeKind:
+    kind = classify(policy, release.type, assessment.level)
+    # A rejected change comes back to the CAB: it is never pre-approved on the second try.
+    return ChangeKind.NORMAL if kind is ChangeKind.STANDARD and resubmitted else kind
+
+
+def _apply(row: ChangeRequestRow, kind: ChangeKind, assessment: Assessment) -> None:
+    row.kind = kind.value
+    row.risk_level = assessment.level.value
+    row.risk_score = assessment.score
+    row.risk_factors = [f.to_json() for f in assessment.factors]
+
+
+def _approve_standard(
+    ws: Workspace, session: Session, row: ChangeRequestRow, policy: ChangeControlPolicy
+) -> None:
+    assert policy.standard is not None
+    types = ", ".join(policy.standard.types) if policy.standard.types else "any type"
+    row.state = ChangeState.APPROVED.value
+    row.decided_at = utcnow()
+    row.reason = f"standard change: {types} at most {policy.standard.max_risk} risk is pre-approved"
+    data = {"change_request_id": row.id, "automatic": True, "reason": row.reason}
+    record(session, actor=ws.actor, tag="change:approved", subject=f"change:{row.id}", data=data)
+
+
+def _create(
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    services: Sequence[str],
+    policy: ChangeControlPolicy,
+    previous: ChangeRequestRow | None,
+    at: datetime | None,
+) -> ChangeRequestRow:
+    resubmitted = previous is not None and previous.state == ChangeState.REJECTED.value
+    assessment = _assess(ws, session, release, environment, services, policy, at)
+    kind = _kind(policy, release, assessment, resubmitted)
+    row = ChangeRequestRow(
+        project_id=ws.project_id,
+        release_id=release.id,
+        environment=environment,
+        services=list(services),
+        rollback_plan=release.rollback_plan,
+        state=ChangeState.PENDING.value,
+        reason=f"resubmitted after change request #{previous.id} was rejected"
+        if resubmitted and previous
+        else "",
+        requested_by=ws.actor,
+    )
+    _apply(row, kind, assessment)
+    session.add(row)
+    session.flush()
+    data = {
+        "change_request_id": row.id,
+        "version": release.version,
+        "environment": environment,
+        "services": row.services,
+        "kind": row.kind,
+        "risk_level": row.risk_level,
+        "risk_score": row.risk_score,
+        "risk_factors": row.risk_factors,
+        "rollback_plan": row.rollback_plan,
+        "resubmission_of": previous.id if resubmitted and previous else None,
+    }
+    record(session, actor=ws.actor, tag="change:created", subject=f"change:{row.id}", data=data)
+    if kind is ChangeKind.STANDARD:
+        _approve_standard(ws, session, row, policy)
+    return row
+
+
+def _reassess(
+    ws: Workspace,
+    session: Session,
+    row: ChangeRequestRow,
+    services: Sequence[str],
+    policy: ChangeControlPolicy,
+    *,
+    resubmitted: bool,
+    at: datetime | None,
+) -> None:
+    """A request nobody has decided on yet follows the release (new evidence, a wider deployment);
+    once someone has decided, what they decided on stays as it was."""
+    scope = list(dict.fromkeys([*row.services, *services]))
+    assessment = _assess(ws, session, row.release, row.environment, scope, policy, at)
+    kind = _kind(policy, row.release, assessment, resubmitted)
+    before = (row.kind, row.risk_level, row.risk_score, row.risk_factors, row.services)
+    row.services = scope
+    _apply(row, kind, assessment)
+    if before == (row.kind, row.risk_level, row.risk_score, row.risk_factors, row.services):
+        return
+    data = {
+        "change_request_id": row.id,
+        "services": row.services,
+        "kind": row.kind,
+        "risk_level": row.risk_level,
+        "risk_score": row.risk_score,
+        "risk_factors": row.risk_factors,
+        "was": {"kind": before[0], "risk_level": before[1], "risk_score": before[2]},
+    }
+    record(session, actor=ws.actor, tag="change:reassessed", subject=f"change:{row.id}", data=data)
+    if kind is ChangeKind.STANDARD:
+        _approve_standard(ws, session, row, policy)
+
+
+def _extend(ws: Workspace, session: Session, row: ChangeRequestRow, services: Sequence[str]) -> None:
+    added = [s for s in services if s not in row.services]
+    if added:
+        row.services = [*row.services, *added]
+        data = {"change_request_id": row.id, "added": added, "services": row.services}
+        record(session, actor=ws.actor, tag="change:services-added", subject=f"change:{row.id}", data=data)
+
+
+def _current(
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    services: Sequence[str],
+    policy: ChangeControlPolicy,
+    at: datetime | None,
+) -> ChangeRequestRow:
+    """The open request for deploying `release` to `environment`, created when there is none."""
+    query = select(ChangeRequestRow).where(
+        ChangeRequestRow.release_id == release.id, ChangeRequestRow.environment == environment
+    )
+    rows = list(session.scalars(query.order_by(ChangeRequestRow.id.desc())))
+    position = next((i for i, r in enumerate(rows) if r.state in OPEN), None)
+    if position is None:
+        return _create(ws, session, release, environment, services, policy, rows[0] if rows else None, at)
+    row = rows[position]
+    if row.state == ChangeState.PENDING.value and not row.decisions:
+        older = rows[position + 1] if position + 1 < len(rows) else None
+        resubmitted = older is not None and older.state == ChangeState.REJECTED.value
+        _reassess(ws, session, row, services, policy, resubmitted=resubmitted, at=at)
+    else:
+        _extend(ws, session, row, services)
+    return row
+
+
+def _unapproved(row: ChangeRequestRow, verdict: CabVerdict, version: str) -> Refused:
+    what = f"change request #{row.id} ({row.kind} change, risk {row.risk_level})"
+    emergency = row.kind == ChangeKind.EMERGENCY.value
+    needs = f"needs {'an emergency approval by ' if emergency else ''}{', '.join(verdict.still_needed)}"
+    message = f"release {version} may not be deployed to {row.environment}: {what} is not approved: {needs}"
+    if verdict.approved_by:
+        message += f"; approved by {', '.join(verdict.approved_by)}"
+    if notes := verdict.notes():
+        message += "; " + "; ".join(notes)
+    if row.reason:
+        message += f" ({row.reason})"
+    flag = " --emergency" if emergency else ""
+    return Refused(
+        message,
+        code="change-not-approved",
+        hint=f"`clearance change approve {row.id}{flag} --comment …` by someone the rule names; "
+        f"see `clearance change show {row.id}`",
+        data={"change_request_id": row.id, "kind": row.kind, "still_needed": list(verdict.still_needed)},
+    )
+
+
+def check_change(
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    services: Sequence[str],
+    *,
+    at: datetime | None = None,
+    requester: str | None = None,
+) -> ChangeClearance | None:
+    """The gates, and in a change-controlled environment the change request: found or opened (and
+    committed with the caller's transaction even when the deployment is refused, as the record of
+    the request), then required approved. An approved emergency change lets the windows gate through."""
+    policy = change_policy(ws, environment)
+    if policy is None:
+        check_gates(ws, session, release, environment, at=at, requester=requester)
+        return None
+    row = _current(ws, session, release, environment, services, policy, at)
+    verdict = judge_request(session, policy, row, deployer=requester or ws.actor)
+    emergency = row.kind == ChangeKind.EMERGENCY.value
+    bypass = ("windows",) if emergency and verdict.approved else ()
+    try:
+        bypassed = check_gates(ws, session, release, environment, at=at, requester=requester, bypass=bypass)
+    except Refused as exc:
+        exc.data["change_request_id"] = row.id
+        frozen = any(g.get("gate") == "windows" for g in exc.data.get("gates", []))
+        if emergency and frozen and not verdict.approved:
+            exc.hint = (
+                f"change request #{row.id} is an emergency change: approved with `clearance change approve "
+                f"{row.id} --emergency` ({', '.join(verdict.still_needed)}), it may be deployed in a freeze"
+            )
+        raise
+    if not verdict.approved:
+        raise _unapproved(row, verdict, release.version)
+    return ChangeClearance(row.id, tuple(bypassed))
+
+
+def implement_change(
+    ws: Workspace, session: Session, clearance: ChangeClearance, deployments: Sequence[Deployment]
+) -> None:
+    """Tie the queued deployments to their change request, and audit a freeze it lets them through."""
+    row = session.get(ChangeRequestRow, clearance.change_request_id)
+    assert row is not None
+    ids = [d.id for d in deployments]
+    for deployment in deployments:
+        deployment.change_request_id = row.id
+    subject = f"change:{row.id}"
+    data = {"change_request_id": row.id, "deployment_ids": ids, "environment": row.environment}
+    record(session, actor=ws.actor, tag="change:implementing", subject=subject, data=data)
+    if clearance.bypassed:
+        approvers = [d.approver for d in row.decisions if d.decision == "approve" and d.emergency]
+        data = {
+            "change_request_id": row.id,
+            "deployment_ids": ids,
+            "emergency_approvers": approvers,
+            "gates": [v.to_json() for v in clearance.bypassed],
+        }
+        record(session, actor=ws.actor, tag="change:freeze-bypassed", subject=subject, data=data)
+
+
+def settle_change(session: Session, actor: str, change_request_id: int) -> None:
+    """Once every deployment of an approved request has finished: implemented when all succeeded,
+    failed as soon as one did not."""
+    row = session.get(ChangeRequestRow, change_request_id)
+    if row is None or row.state != ChangeState.APPROVED.value:
+        return
+    query = select(Deployment).where(Deployment.change_request_id == row.id)
+    deployments = list(session.scalars(query.order_by(Deployment.id)))
+    bad = [d for d in deployments if d.state in ("failed", "cancelled", "rolled_back")]
+    if bad:
+        row.state, row.reason = (
+            ChangeState.FAILED.value,
+            f"deployment {bad[0].id} {bad[0].state}: {bad[0].reason}",
+        )
+    elif deployments and all(d.state == "succeeded" for d in deployments):
+        row.state, row.reason = ChangeState.IMPLEMENTED.value, ""
+    else:
+        return
+    data = {"change_request_id": row.id, "deployment_ids": [d.id for d in deployments], "reason": row.reason}
+    record(session, actor=actor, tag=f"change:{row.state}", subject=f"change:{row.id}", data=data)
