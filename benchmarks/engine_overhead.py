@@ -1,7 +1,9 @@
 """Engine overhead: deployments per second through the whole state machine (queue, lease, lock,
 running, succeeded, audit entries) with nothing to run, on SQLite and on PostgreSQL.
 
-PostgreSQL is started from the machine's binaries in a temporary folder, as in the tests.
+PostgreSQL is started from the machine's binaries in a temporary folder, as in the tests. Each
+database is measured as a one-shot command opens the store (a connection per unit of work) and as
+`clearance serve` does (a pool of connections).
 
     .venv/bin/python benchmarks/engine_overhead.py [--deployments 200]
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from clearance.cli.serve import pool_size
 from clearance.delivery import service as delivery
 from clearance.planning.service import NewRelease, create_release
 from clearance.workspace import open_workspace
@@ -34,11 +37,11 @@ lifecycle:
 """
 
 
-def run(label: str, deployments: int) -> None:
+def run(label: str, deployments: int, pool_size: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="clearance-engine-"))
     (root / "clearance.yaml").write_text(CONFIG, encoding="utf-8")
     os.chdir(root)
-    ws = open_workspace(None, actor="bench")
+    ws = open_workspace(None, actor="bench", pool_size=pool_size)
     create_release(ws, NewRelease(version="1.0.0"))
     delivery.deploy(ws, "1.0.0", "dev")  # warm up: connections, caches, first audit entries
     started = time.perf_counter()
@@ -46,8 +49,9 @@ def run(label: str, deployments: int) -> None:
         outcome = delivery.deploy(ws, "1.0.0", "dev")
         assert outcome.ok
     took = time.perf_counter() - started
+    ws.store.dispose()
     print(
-        f"  {label:10s} {deployments} deployments in {took:.2f} s: {deployments / took:6.1f} per second "
+        f"  {label:24s} {deployments} deployments in {took:.2f} s: {deployments / took:6.1f} per second "
         f"({1000 * took / deployments:.1f} ms each)"
     )
 
@@ -58,13 +62,17 @@ def main() -> None:
     args = parser.parse_args()
     print("engine overhead: a deployment with no steps, through every recorded state change")
     os.environ.pop("CLEARANCE_DATABASE_URL", None)
-    run("SQLite", args.deployments)
+    serve_pool = pool_size(workers=2)  # `clearance serve`'s default
+    run("SQLite, one-shot", args.deployments, 0)
+    run("SQLite, serve's pool", args.deployments, serve_pool)
     base = Path(tempfile.mkdtemp(prefix="clearance-pg-"))
     server = start_postgres(base)
     try:
-        server.psql("CREATE DATABASE bench")
-        os.environ["CLEARANCE_DATABASE_URL"] = server.url("bench")
-        run("PostgreSQL", args.deployments)
+        for label, size in (("one-shot", 0), ("serve's pool", serve_pool)):
+            database = f"bench_{size}"
+            server.psql(f"CREATE DATABASE {database}")
+            os.environ["CLEARANCE_DATABASE_URL"] = server.url(database)
+            run(f"PostgreSQL, {label}", args.deployments, size)
     finally:
         server.stop()
 

@@ -56,8 +56,10 @@ def resolve_actor(explicit: str | None, settings: Settings) -> str:
         return f"uid:{os.getuid()}"
 
 
-def open_store(settings: Settings, root: Path) -> Store:
-    store = Store(settings.resolved_database_url(root), busy_timeout=settings.sqlite_busy_timeout)
+def open_store(settings: Settings, root: Path, *, pool_size: int = 0) -> Store:
+    store = Store(
+        settings.resolved_database_url(root), busy_timeout=settings.sqlite_busy_timeout, pool_size=pool_size
+    )
     store.upgrade()
     return store
 
@@ -94,16 +96,19 @@ def _register(store: Store, loaded: LoadedConfig, who: str) -> int:
         return project.id
 
 
-def open_workspace(config_path: Path | None = None, *, actor: str | None = None) -> Workspace:
+def open_workspace(
+    config_path: Path | None = None, *, actor: str | None = None, pool_size: int = 0
+) -> Workspace:
     """Load clearance.yaml (found from the working directory up), open and upgrade the store,
-    register the project, and audit the config when its content changed since it was last seen."""
+    register the project, and audit the config when its content changed since it was last seen.
+    Long-running processes pass `pool_size` (see Store); one-shot commands keep no connections."""
     settings = load_settings()
     path = config_path if config_path is not None else find_config(Path.cwd())
     if not path.exists():
         raise NotFound(f"no config file at {path}", hint="run `clearance init` to write one")
     loaded = load_config(path)
     who = resolve_actor(actor, settings)  # bad input is refused before the store is touched
-    store = open_store(settings, loaded.root)
+    store = open_store(settings, loaded.root, pool_size=pool_size)
     project_id = _register(store, loaded, who)
     # Deployments whose worker died are failed (`interrupted`) before anyone reads or deploys.
     reap_orphans(store, actor=who)

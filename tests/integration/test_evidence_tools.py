@@ -9,22 +9,15 @@ pip-audit at it with `--osv-url`; pip-audit itself runs unchanged.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import distribution
 from pathlib import Path
 from textwrap import dedent
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-import yaml
-from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from clearance.gates.evidence import (
     JUnitReport,
@@ -35,21 +28,9 @@ from clearance.gates.evidence import (
     evidence_from_json,
     parse_report,
 )
-
-BIN = Path(sys.executable).parent
-# pip-audit lives in its own venv (`make test` makes it): its platformdirs clashes with UnleashClient's.
-PIP_AUDIT = BIN.parent / "tools" / "bin" / "pip-audit"
-ADVISORIES = Path(__file__).parents[1] / "conformance" / "reports" / "osv-advisories"
-
-
-def run(*command: str | Path, cwd: Path, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-    """Runs a tool; its exit code must be one of `ok` (scanners exit 1 when they find something)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COVERAGE_"))}
-    done = subprocess.run(
-        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode in ok, f"{command[0]} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    return done
+from support.osv import osv_server
+from support.tools import BIN, PIP_AUDIT
+from support.tools import run_tool as run
 
 
 def report(path: Path, kind: str) -> Any:
@@ -300,76 +281,12 @@ def test_cyclonedx_py_environment_sbom_lists_components_and_licences(
 # --- pip-audit against a local OSV API ---------------------------------------------------------------
 
 
-def _affects(advisory: dict[str, Any], name: str, version: str) -> bool:
-    """OSV's matching rule for one PyPI package version: listed in `versions` or inside an ECOSYSTEM range."""
-    wanted = Version(version)
-    for affected in advisory.get("affected", []):
-        package = affected["package"]
-        if package["ecosystem"] != "PyPI" or canonicalize_name(package["name"]) != canonicalize_name(name):
-            continue
-        if version in {str(listed) for listed in affected.get("versions", [])}:
-            return True
-        for span in affected.get("ranges", []):
-            if span["type"] != "ECOSYSTEM":
-                continue
-            introduced: str | None = None
-            for event in span["events"]:
-                if "introduced" in event:
-                    introduced = str(event["introduced"])
-                elif "fixed" in event and introduced is not None:
-                    if _at_least(wanted, introduced) and wanted < Version(str(event["fixed"])):
-                        return True
-                    introduced = None
-            if introduced is not None and _at_least(wanted, introduced):
-                return True
-    return False
-
-
-def _at_least(version: Version, bound: str) -> bool:
-    return bound == "0" or version >= Version(bound)
-
-
-class _OsvHandler(BaseHTTPRequestHandler):
-    advisories: ClassVar[list[dict[str, Any]]] = []
-    queries: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.queries.append(query)
-        package, version = query["package"]["name"], query["version"]
-        vulns = [advisory for advisory in self.advisories if _affects(advisory, package, version)]
-        body = json.dumps({"vulns": vulns} if vulns else {}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep the test output clean
-
-
 @pytest.fixture
 def osv_url() -> Iterator[str]:
     """The URL of a local OSV query API serving the vendored advisories."""
-    handler = type(
-        "Handler",
-        (_OsvHandler,),
-        {
-            "advisories": [yaml.safe_load(p.read_text()) for p in sorted(ADVISORIES.glob("*/*.yaml"))],
-            "queries": [],
-        },
-    )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/query"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-    assert sorted(q["package"]["name"] for q in handler.queries) == ["click", "jinja2", "requests"]
+    with osv_server() as server:
+        yield server.url
+    assert sorted(q["package"]["name"] for q in server.queries) == ["click", "jinja2", "requests"]
 
 
 def pip_audit(directory: Path, osv_url: str, output_format: str, output: str) -> None:

@@ -35,6 +35,7 @@ class PostgresServer:
     datadir: Path
     port: int
     user: str
+    options: str = ""  # the server's command-line options, kept for start()
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -68,6 +69,25 @@ class PostgresServer:
             [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop"],
             self.datadir,
             check=False,
+        )
+
+    def start(self) -> None:
+        """Start the server (again, after stop()) with its options, on its port."""
+        _as_owner(
+            [
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                self.options,
+                "-l",
+                str(self.datadir.parent / "postgres.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            self.datadir,
         )
 
 
@@ -116,23 +136,8 @@ def start_postgres(base: Path) -> PostgresServer:
         f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={socket_dir} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
-    _as_owner(
-        [
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-o",
-            options,
-            "-l",
-            str(base / "postgres.log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        datadir,
-    )
-    server = PostgresServer(bindir, datadir, port, user)
+    server = PostgresServer(bindir, datadir, port, user, options)
+    server.start()
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -24,7 +24,7 @@ from clearance.agent.replicas import ReplicaSupervisor
 from clearance.delivery.leases import worker_id
 from clearance.delivery.routers.base import RouterFactory, TrafficRouter
 from clearance.delivery.targets.base import DesiredState, ObservedState, desired_from_json, observed_to_json
-from clearance.errors import ClearanceError
+from clearance.errors import ClearanceError, StoreError
 from clearance.store import Store
 from clearance.store.tables import AgentRow, TargetObservation, TargetState, utcnow
 
@@ -94,7 +94,12 @@ class LocalAgent:
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                self.reconcile_once()
+                try:
+                    self.reconcile_once()
+                except StoreError as exc:
+                    # The store is down or restarting: replicas and Envoy go on serving what they
+                    # serve; the agent catches up with the store when it is back.
+                    log.warning("cannot reach the store: %s", exc.message)
                 stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
         finally:
             self.shutdown()

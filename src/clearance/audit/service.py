@@ -91,3 +91,13 @@ def recent(session: Session, limit: int = 50, tag_prefix: str | None = None) -> 
         # autoescape: the prefix is literal text, so `_` and `%` must not act as LIKE wildcards.
         query = query.where(AuditEntry.tag.startswith(tag_prefix, autoescape=True))
     return [_chain_entry(row) for row in session.scalars(query)]
+
+
+def about(session: Session, subject: str, tags: tuple[str, ...]) -> list[ChainEntry]:
+    """Every entry on `subject` with one of `tags`, oldest first (e.g. a release's refusals)."""
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.subject == subject, AuditEntry.tag.in_(tags))
+        .order_by(AuditEntry.seq)
+    )
+    return [_chain_entry(row) for row in session.scalars(query)]

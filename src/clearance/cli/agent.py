@@ -24,7 +24,8 @@ def agent(
     from clearance.agent.control import stop_agent
     from clearance.agent.runner import LocalAgent
 
-    ws = open_workspace(config)
+    # The agent works the store from one thread: one pooled connection (a one-shot `--stop` keeps none).
+    ws = open_workspace(config, pool_size=0 if stop else 1)
     if stop:
         stopped = stop_agent(ws)
         err().print("agent stopped" if stopped else "no agent was running")
@@ -46,3 +47,4 @@ def agent(
     )
     err().print(f"agent {runner.id} serving project {ws.config.project}")
     runner.run(done)
+    ws.store.dispose()

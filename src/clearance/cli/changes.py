@@ -121,6 +121,8 @@ def _print(c: dict[str, Any]) -> None:
     console.print(f"requested by {escape(c['requested_by'])} at {local_time_of(c['created_at'])}")
     if c["reason"]:
         console.print(f"  {escape(c['reason'])}")
+    if c["implementation"]:
+        console.print(f"  [yellow]{escape(c['implementation'])}[/]")
     console.print(f"risk: [bold]{c['risk']['level']}[/] (score {c['risk']['score']})")
     for f in c["risk"]["factors"]:
         console.print(f"  +{f['points']} {f['factor']}: {escape(f['detail'])}")

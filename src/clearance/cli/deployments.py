@@ -20,9 +20,11 @@ from clearance.delivery import interventions
 from clearance.delivery import rollback as rollback_service
 from clearance.delivery import service as delivery
 from clearance.delivery.views import (
+    change_requests_of,
     deployment_detail,
     deployment_measurements,
     deployment_summary,
+    flag_view,
     get_deployment,
     status_matrix,
     target_view,
@@ -186,6 +188,10 @@ def status(config: ConfigPath = None, as_json: Json = False) -> None:
     with ws.store.transaction() as session:
         cells = status_matrix(session, ws.project_id, envs, services)
         documents = [c.to_json() for c in cells]
+        changes = change_requests_of(session, [c.deployment for c in cells])
+        for document in documents:
+            if (shown := document["deployment"]) is not None and shown["change_request_id"] is not None:
+                shown["change_request"] = changes[shown["change_request_id"]]
         by_key = {(c.environment, c.service): c for c in cells}
         table = Table(title=f"{ws.config.project} — environments × services")
         table.add_column("environment", style="bold")
@@ -208,6 +214,8 @@ def status(config: ConfigPath = None, as_json: Json = False) -> None:
                 )
                 if d.scheduled_at is not None and d.state == "queued":
                     text += f"\n[cyan]scheduled for {local_time(d.scheduled_at)}[/]"
+                if d.change_request_id is not None:
+                    text += f"\n[dim]change #{d.change_request_id} {changes[d.change_request_id]['state']}[/]"
                 if cell.current is not None and cell.current.id != d.id:
                     # The latest attempt did not stick: say what runs there now.
                     text += f"\n[green]running {escape(cell.current.release.version)}[/]"
@@ -264,7 +272,11 @@ def _document(ws: Workspace, deployment_id: int) -> dict[str, Any]:
     with ws.store.transaction() as session:
         deployment = get_deployment(session, ws.project_id, deployment_id)
         document = deployment_detail(deployment)
+        document["change_request"] = change_requests_of(session, [deployment]).get(
+            deployment.change_request_id or 0
+        )
         document["measurements"] = deployment_measurements(session, deployment_id)
+        document["flag"] = flag_view(session, deployment)
         document["target"] = (
             target_view(session, ws.project_id, deployment.environment, deployment.service)
             if deployment.strategy
@@ -289,12 +301,20 @@ def _render(document: dict[str, Any], *, output_lines: int | None = None) -> Gro
         at = datetime.fromisoformat(document["scheduled_at"])
         parts.append(Text(f"  scheduled for {local_time(at)} ({document['scheduled_at']})"))
     parts.append(Text(f"  requested by {document['requested_by']}"))
+    if change := document.get("change_request"):
+        why = f": {change['reason']}" if change["reason"] else ""
+        parts.append(
+            Text(f"  change request #{change['id']} ({change['kind']} change): {change['state']}{why}")
+        )
     for step in document["steps"]:
         extra = f" — {escape(step['reason'])}" if step["reason"] else ""
         parts.append(Text.from_markup(f"  {state_text(step['state'])} {escape(step['name'])}{extra}"))
         lines = step["output"].splitlines()
         for line in lines[-output_lines:] if output_lines else lines:
             parts.append(Text.from_markup(f"    [dim]│[/] {escape(line)}"))
+    flag = document.get("flag")
+    if flag:
+        parts.append(Text(f"  flag: {_flag_text(flag)}"))
     target = document.get("target")
     if target:
         weights = ", ".join(f"{v} {w}%" for v, w in sorted(target["weights"].items())) or "no route (503)"
@@ -319,6 +339,14 @@ def _render(document: dict[str, Any], *, output_lines: int | None = None) -> Gro
         parts.append(Text("  measurements:"))
         parts.append(table)
     return Group(*parts)
+
+
+def _flag_text(flag: dict[str, Any]) -> str:
+    now = flag["rollout"]
+    share = f"on for {now}% of users" if now is not None else "switched off"
+    set_here = flag["set_by_deployment"]
+    by = f" (this deployment set {set_here}%)" if set_here is not None else ""
+    return f"{flag['name']} {share} in {flag['environment']}{by}"
 
 
 @deployment_app.command("show")

@@ -1,5 +1,6 @@
 """What `clearance release show` adds about a release's clearance: its artifacts and signatures, the
-evidence it carries, the gate waivers granted for it and its approvals (valid or stale)."""
+evidence it carries, the gate waivers granted for it, its approvals (valid or stale), its change
+requests, its gates judged now and the deployments the rules refused."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
+from clearance.audit.service import about
 from clearance.cli.artifacts import artifact_json
 from clearance.cli.evidence import evidence_json
 from clearance.gates.approvals.service import release_approvals, release_content_hash
 from clearance.gates.artifacts.service import release_artifacts, release_signatures
 from clearance.gates.changes.review import release_changes, summary
-from clearance.gates.service import release_evidence, release_waivers
+from clearance.gates.service import release_evidence, release_gates_now, release_waivers
 from clearance.store import Release
+from clearance.workspace import Workspace
 
-__all__ = ["print_gate_records", "release_gate_records"]
+__all__ = ["print_gate_records", "release_decisions", "release_gate_records"]
 
 
 def release_gate_records(session: Session, release: Release) -> dict[str, Any]:
@@ -63,7 +66,35 @@ def release_gate_records(session: Session, release: Release) -> dict[str, Any]:
     }
 
 
+def release_decisions(ws: Workspace, session: Session, release: Release) -> dict[str, Any]:
+    """The `gates` (each gated environment judged now) and `refusals` (every deployment the rules
+    refused, from the audit trail) keys of `release show --json`."""
+    subject = f"release:{ws.config.project}@{release.version}"
+    refusals = [
+        {
+            "at": entry.at.isoformat(),
+            "actor": entry.actor,
+            "environment": entry.data.get("environment"),
+            "code": entry.data.get("code"),
+            "reason": entry.data.get("reason"),
+        }
+        for entry in about(session, subject, ("promotion:refused",))
+    ]
+    return {"gates": release_gates_now(ws, session, release), "refusals": refusals}
+
+
 def print_gate_records(console: Console, document: dict[str, Any]) -> None:
+    for env, judged in document.get("gates", {}).items():
+        if judged["passed"]:
+            console.print(f"gates for {escape(env)}: [green]all pass[/]")
+            continue
+        blocked = "; ".join(f"{b['gate']} {b['status']}: {b['reason']}" for b in judged["blocking"])
+        console.print(f"gates for {escape(env)}: [red]blocked[/] — {escape(blocked)}")
+    for r in document.get("refusals", []):
+        console.print(
+            f"[red]refused[/] {r['at']} ({escape(r['actor'])}) for {escape(str(r['environment']))}: "
+            f"{escape(str(r['reason']))}"
+        )
     if document["artifacts"]:
         console.print("artifacts:")
         for a in document["artifacts"]:

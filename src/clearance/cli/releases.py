@@ -15,7 +15,7 @@ from clearance.cli.deployments import warn_refused
 from clearance.cli.options import Actor, ConfigPath, Json
 from clearance.cli.output import age, emit_json, err, local_time, out, state_text
 from clearance.cli.progress import ConsoleProgress
-from clearance.cli.release_evidence import print_gate_records, release_gate_records
+from clearance.cli.release_evidence import print_gate_records, release_decisions, release_gate_records
 from clearance.delivery import service as delivery
 from clearance.delivery.views import deployment_summary, release_deployments
 from clearance.errors import UsageError
@@ -234,6 +234,7 @@ def show(
         ]
         created = local_time(release.created_at)
         document |= release_gate_records(session, release)
+        document |= release_decisions(ws, session, release)
         document["flags"] = [view.to_json() for view in release_flags(ws, session, release)]
     if as_json:
         emit_json({"release": document})

@@ -15,7 +15,17 @@ import typer
 
 from clearance.cli.options import ConfigPath
 from clearance.cli.output import err
+from clearance.errors import StoreError
 from clearance.workspace import open_workspace
+
+log = logging.getLogger("clearance.serve")
+
+
+def pool_size(workers: int) -> int:
+    """Store connections serve keeps: one for each thread that may hold one at a time (each
+    worker and its lease heartbeat, serve's heartbeat, the scheduler, the API's change check and a
+    request); a burst of API requests overflows into as many again (see Store)."""
+    return 2 * workers + 4
 
 
 def serve(
@@ -36,7 +46,7 @@ def serve(
     from clearance.delivery.worker import SERVER_PREFIX, run_worker
     from clearance.store.tables import AgentRow, utcnow
 
-    ws = open_workspace(config)
+    ws = open_workspace(config, pool_size=pool_size(workers))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     stop = threading.Event()
@@ -50,16 +60,19 @@ def serve(
 
     def beat() -> None:
         while True:
-            with ws.store.transaction() as session:
-                session.merge(
-                    AgentRow(
-                        id=server_id,
-                        host=socket.gethostname(),
-                        pid=os.getpid(),
-                        project_id=ws.project_id,
-                        heartbeat_at=utcnow(),
+            try:
+                with ws.store.transaction() as session:
+                    session.merge(
+                        AgentRow(
+                            id=server_id,
+                            host=socket.gethostname(),
+                            pid=os.getpid(),
+                            project_id=ws.project_id,
+                            heartbeat_at=utcnow(),
+                        )
                     )
-                )
+            except StoreError as exc:  # the store is down or restarting: beat again when it is back
+                log.warning("heartbeat: %s", exc.message)
             if stop.wait(2.0):
                 break
         with ws.store.transaction() as session:
@@ -98,3 +111,4 @@ def serve(
         pass
     for thread in threads:
         thread.join()
+    ws.store.dispose()

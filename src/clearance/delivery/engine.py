@@ -15,7 +15,7 @@ from clearance.delivery.leases import Heartbeat, fall_back_to_stable, release_lo
 from clearance.delivery.scripts import ScriptResult, run_script
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
 from clearance.errors import ConfigError, DeploymentBusy, Interrupted, OperationFailed
-from clearance.gates.changes.service import settle_change
+from clearance.gates.changes.outcome import settle_change
 from clearance.store import Deployment, DeploymentStep
 from clearance.store.tables import utcnow
 
@@ -265,7 +265,7 @@ def _roll_out(
         outcome = run_rollout(
             ws,
             deployment,
-            local_target(ws),
+            lambda: local_target(ws),  # a flag-only service (no `run:`) needs no target
             env=variables,
             on_step=lambda step, done: (progress.step_finished if done else progress.step_started)(
                 deployment, step
@@ -284,7 +284,9 @@ def _roll_out(
         row = session.get(Deployment, deployment.id)
         assert row is not None
         row.state = advance(DeploymentState(row.state), DeploymentState.ROLLED_BACK).value
-        row.reason = f"{outcome.reason}; rolled back to {outcome.data.get('restored') or 'nothing'}"
+        # A flag-only service ran nothing and restores nothing: its kill switch says it all.
+        restored = f"; rolled back to {outcome.data.get('restored') or 'nothing'}"
+        row.reason = outcome.reason + (restored if "restored" in outcome.data else "")
         record(
             session,
             actor=ws.actor,

@@ -1,7 +1,7 @@
 """The feature flag a `flag-rollout` deployment moves: its share of users set step by step in the
 deployment's environment (each change audited with the deployment), and the kill switch.
 
-"Set the rollout to N %" is idempotent: a resumed step that finds the flag already there changes
+"Set the rollout to N %" is idempotent and never lowers a higher share: a resumed step that finds the flag already there changes
 nothing and audits nothing. The share the deployment has set is recorded in its row, so a driver
 that takes over knows whether the kill switch has anything to switch off.
 """
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clearance.flags import service as flags
+from clearance.flags.release_links import share_of
 from clearance.store import DeploymentStep
 
 if TYPE_CHECKING:
@@ -29,16 +30,22 @@ class FlagSwitch:
     save: Callable[..., None]  # records progress in the deployment row (see Rollout.save)
     state: dict[str, Any]  # the rollout's recorded progress
 
-    def _current(self) -> tuple[bool, dict[str, Any]]:
+    def _current(self) -> tuple[int | None, dict[str, Any]]:
         view = flags.show_flag(self.ws, self.flag).environments[self.environment]
         first = view.strategies[0] if view.strategies else {}
         params = first.get("parameters", {}) if first.get("name") == "flexibleRollout" else {}
-        return view.enabled, params
+        return share_of(view.enabled, view.strategies), params
 
     def set(self, step: DeploymentStep, percent: int) -> None:
-        """The flag on for `percent` % of the users of this environment, bucketed as it was before."""
-        enabled, params = self._current()
-        if not (enabled and params.get("rollout") == str(percent)):
+        """The flag on for `percent` % of the users of this environment, bucketed as it was before.
+        A share already higher stays (several services of one environment may share the flag: a
+        later deployment never takes users away that an earlier one let in)."""
+        share, params = self._current()
+        if share is not None and share > percent:
+            self.save(flag_percent=share)
+            self.on_line(step, f"flag {self.flag}: already on for {share}% of users in {self.environment}")
+            return
+        if not (share == percent and params.get("rollout") == str(percent)):
             flags.set_rollout(
                 self.ws,
                 self.flag,

@@ -20,6 +20,7 @@ from clearance.delivery.service import (
 )
 from clearance.delivery.states import DeploymentState, advance
 from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
+from clearance.gates.changes.outcome import back_out_change
 from clearance.store import Deployment
 from clearance.workspace import Workspace
 
@@ -183,3 +184,4 @@ def _mark_rolled_back(ws: Workspace, current_id: int, rollback: Deployment) -> N
                 "rollback_deployment_id": rollback.id,
             },
         )
+        back_out_change(session, ws.actor, current, rollback)

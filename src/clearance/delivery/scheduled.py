@@ -20,6 +20,7 @@ from clearance.delivery.service import recheck_rules
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
 from clearance.delivery.views import get_deployment
 from clearance.errors import ClearanceError, Refused
+from clearance.gates.changes.outcome import confirm_change, settle_change
 from clearance.project import load_config
 from clearance.store import Deployment
 from clearance.store.tables import utcnow
@@ -42,7 +43,9 @@ def allowed_at_its_time(ws: Workspace, deployment_id: int) -> bool:
         if deployment is None or deployment.scheduled_at is None:
             return True
         try:
-            recheck_rules(_current(ws), session, deployment)
+            clearance = recheck_rules(_current(ws), session, deployment)
+            if clearance is not None:
+                confirm_change(ws, session, clearance, deployment)
             return True
         except Refused as exc:
             problem = exc
@@ -77,6 +80,8 @@ def _fail_refused(ws: Workspace, session: Session, deployment: Deployment, refus
             **refusal.data,
         },
     )
+    if deployment.change_request_id is not None:
+        settle_change(session, ws.actor, deployment.change_request_id)
 
 
 def cancel(ws: Workspace, deployment_id: int, *, reason: str = "") -> Deployment:
@@ -109,6 +114,9 @@ def cancel(ws: Workspace, deployment_id: int, *, reason: str = "") -> Deployment
                 "scheduled_at": deployment.scheduled_at.isoformat() if deployment.scheduled_at else None,
             },
         )
+        if deployment.change_request_id is not None:
+            # Nothing ran: the change is not implemented, and its approval stands (see changes.outcome).
+            settle_change(session, ws.actor, deployment.change_request_id)
         _ = deployment.release, deployment.steps
         return deployment
 

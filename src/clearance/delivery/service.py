@@ -20,6 +20,7 @@ from clearance.delivery.states import DeploymentState, advance
 from clearance.delivery.strategies.plan import plan as rollout_plan
 from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
 from clearance.flags.release_links import flag_for_rollout
+from clearance.gates.changes.outcome import settle_change
 from clearance.gates.changes.service import ChangeClearance, check_change, implement_change
 from clearance.planning.lifecycle import (
     PhaseRule,
@@ -31,7 +32,7 @@ from clearance.planning.lifecycle import (
 from clearance.planning.service import find_release
 from clearance.project import ProjectConfig
 from clearance.project.rollout import FlagRollout
-from clearance.project.schema import Environment
+from clearance.project.schema import Environment, Service
 from clearance.store import Deployment, DeploymentStep, Release
 from clearance.versioning.semver import Version
 from clearance.workspace import Workspace
@@ -103,6 +104,7 @@ def _check_rules(
     at: datetime | None = None,
     requester: str | None = None,
     targets: Sequence[str] = (),
+    change_request_id: int | None = None,
 ) -> ChangeClearance | None:
     env = ws.config.environment(environment)
     assert env is not None
@@ -123,19 +125,30 @@ def _check_rules(
     # Quality and security gates last: a lifecycle violation is the more basic "no". In ITIL mode,
     # then the change request of all `targets` (an approved emergency change lifts a freeze).
     services = targets or (service,)
-    return check_change(ws, session, release, environment, services, at=at, requester=requester)
+    return check_change(
+        ws,
+        session,
+        release,
+        environment,
+        services,
+        at=at,
+        requester=requester,
+        change_request_id=change_request_id,
+    )
 
 
-def recheck_rules(ws: Workspace, session: Session, deployment: Deployment) -> None:
+def recheck_rules(ws: Workspace, session: Session, deployment: Deployment) -> ChangeClearance | None:
     """The rules again, now, for a deployment queued earlier (a scheduled one, when its time has
-    come), on behalf of the person who asked for it; raises the refusal."""
-    _check_rules(
+    come), on behalf of the person who asked for it, under the change request it was queued under;
+    raises the refusal."""
+    return _check_rules(
         ws,
         session,
         deployment.release,
         deployment.environment,
         deployment.service,
         requester=deployment.requested_by,
+        change_request_id=deployment.change_request_id,
     )
 
 
@@ -179,12 +192,14 @@ def queue_deployment(
     ]
     strategy = ""
     service_config, env_config = ws.config.service(service), ws.config.environment(environment)
-    if service_config is not None and service_config.run is not None and env_config is not None:
-        # A running service rolls out after its script steps (migrations first, then traffic).
+    if _rolls_out(service_config, env_config, kind):
+        assert service_config is not None and env_config is not None
+        # A running service rolls out after its script steps (migrations first, then traffic);
+        # a flag-only one (no `run:`) walks its flag's steps after them.
         strategy = env_config.strategy.type
         rows += [
             DeploymentStep(position=len(rows) + i, name=p.name, kind=p.kind, state="pending")
-            for i, p in enumerate(rollout_plan(env_config.strategy))
+            for i, p in enumerate(rollout_plan(env_config.strategy, runs=service_config.run is not None))
         ]
     recorded = _flag_of(ws, session, release, env_config, kind) if strategy else {}
     deployment = Deployment(
@@ -227,6 +242,15 @@ def queue_deployment(
         },
     )
     return deployment
+
+
+def _rolls_out(service: Service | None, env: Environment | None, kind: str) -> bool:
+    """A `run:` service rolls out by its environment's strategy; a service without one only in a
+    flag-rollout environment, and never in a rollback (nothing to redeploy, flags are left alone)."""
+    if service is None or env is None:
+        return False
+    flag_only = isinstance(env.strategy, FlagRollout) and kind != "rollback"
+    return service.run is not None or flag_only
 
 
 def _flag_of(
@@ -345,6 +369,8 @@ def cancel_queued(ws: Workspace, ids: Sequence[int], reason: str) -> None:
                     subject=f"deployment:{deployment.id}",
                     data={"deployment_id": deployment.id, "reason": reason},
                 )
+                if deployment.change_request_id is not None:
+                    settle_change(session, ws.actor, deployment.change_request_id)
 
 
 def load_deployments(ws: Workspace, ids: Sequence[int]) -> list[Deployment]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from clearance.audit.chain import format_time
 from clearance.errors import NotFound
+from clearance.flags.release_links import rollout_in
 from clearance.store import Deployment, Release
-from clearance.store.tables import MeasurementRow, TargetObservation
+from clearance.store.tables import ChangeRequestRow, FlagRow, MeasurementRow, TargetObservation
 
 
 def _time(at: datetime | None) -> str | None:
@@ -34,6 +36,7 @@ def deployment_summary(d: Deployment) -> dict[str, Any]:
         "started_at": _time(d.started_at),
         "finished_at": _time(d.finished_at),
         "scheduled_at": _time(d.scheduled_at),
+        "change_request_id": d.change_request_id,
     }
 
 
@@ -79,6 +82,24 @@ def deployment_measurements(session: Session, deployment_id: int) -> list[dict[s
         }
         for m in rows
     ]
+
+
+def flag_view(session: Session, deployment: Deployment) -> dict[str, Any] | None:
+    """A flag-rollout deployment's flag: the share of users it is on for now in the deployment's
+    environment (None: switched off) and the last share this deployment set."""
+    progress = deployment.rollout or {}
+    name = progress.get("flag")
+    if not name:
+        return None
+    flag = session.scalars(
+        select(FlagRow).where(FlagRow.project_id == deployment.project_id, FlagRow.name == name)
+    ).first()
+    return {
+        "name": name,
+        "environment": deployment.environment,
+        "rollout": rollout_in(flag, deployment.environment) if flag is not None else None,
+        "set_by_deployment": progress.get("flag_percent"),
+    }
 
 
 def target_view(session: Session, project_id: int, environment: str, service: str) -> dict[str, Any] | None:
@@ -157,3 +178,14 @@ def release_deployments(session: Session, release: Release) -> list[Deployment]:
     return list(
         session.scalars(select(Deployment).where(Deployment.release_id == release.id).order_by(Deployment.id))
     )
+
+
+def change_requests_of(
+    session: Session, deployments: Sequence[Deployment | None]
+) -> dict[int, dict[str, Any]]:
+    """The change requests (ITIL mode) these deployments implement, by id: one query for all."""
+    ids = {d.change_request_id for d in deployments if d is not None and d.change_request_id is not None}
+    if not ids:
+        return {}
+    rows = session.scalars(select(ChangeRequestRow).where(ChangeRequestRow.id.in_(sorted(ids))))
+    return {r.id: {"id": r.id, "kind": r.kind, "state": r.state, "reason": r.reason} for r in rows}

@@ -25,7 +25,7 @@ from clearance.delivery.leases import (
 from clearance.delivery.leases import live_server as _live_server
 from clearance.delivery.scheduled import allowed_at_its_time
 from clearance.delivery.states import DeploymentState
-from clearance.errors import ClearanceError
+from clearance.errors import ClearanceError, StoreError
 from clearance.store import Deployment
 from clearance.store.tables import AgentRow, utcnow
 from clearance.workspace import Workspace
@@ -70,12 +70,20 @@ def claim_next(ws: Workspace) -> tuple[int, bool] | None:
 
 def run_worker(ws: Workspace, stop: threading.Event, *, poll: float = 0.5) -> None:
     while not stop.is_set():
-        claimed = claim_next(ws)
+        try:
+            claimed = claim_next(ws)
+            refused = claimed is not None and not claimed[1] and not allowed_at_its_time(ws, claimed[0])
+        except StoreError as exc:
+            # The store is down or restarting: wait it out. A claim it interrupted is released when
+            # its lease runs out.
+            log.warning("cannot claim a deployment: %s", exc.message)
+            stop.wait(poll)
+            continue
         if claimed is None:
             stop.wait(poll)
             continue
         deployment_id, resume = claimed
-        if not resume and not allowed_at_its_time(ws, deployment_id):
+        if refused:
             log.warning("deployment %s: refused at its scheduled time", deployment_id)
             continue
         log.info("%s deployment %s", "resuming" if resume else "running", deployment_id)

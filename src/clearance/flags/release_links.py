@@ -80,15 +80,21 @@ def link_flag(
         return True
 
 
-def _rollout_of(flag: FlagRow, environment: str) -> int | None:
-    row = next((r for r in flag.environments if r.environment == environment), None)
-    if row is None or not row.enabled:
+def share_of(enabled: bool, strategies: list[Any]) -> int | None:
+    """The % of users a flag is on for in one environment (None: switched off); a flag whose first
+    strategy is no plain flexibleRollout counts as 0 % unless something lets everyone in."""
+    if not enabled:
         return None
-    if rules.is_fully_rolled_out(row.enabled, row.strategies):
+    if rules.is_fully_rolled_out(enabled, strategies):
         return 100
-    first = row.strategies[0] if row.strategies else {}
+    first = strategies[0] if strategies else {}
     shared = first.get("parameters", {}).get("rollout") if first.get("name") == "flexibleRollout" else None
     return int(shared) if shared is not None else 0
+
+
+def rollout_in(flag: FlagRow, environment: str) -> int | None:
+    row = next((r for r in flag.environments if r.environment == environment), None)
+    return None if row is None else share_of(row.enabled, row.strategies)
 
 
 def release_flags(ws: Workspace, session: Session, release: Release) -> list[ReleaseFlagView]:
@@ -103,7 +109,7 @@ def release_flags(ws: Workspace, session: Session, release: Release) -> list[Rel
             name=flag.name,
             linked_by=link.linked_by,
             linked_at=link.linked_at,
-            rollout={env: _rollout_of(flag, env) for env in ws.config.environment_names()},
+            rollout={env: rollout_in(flag, env) for env in ws.config.environment_names()},
             cleanup_proposed_at=link.cleanup_proposed_at,
         )
         for link, flag in rows

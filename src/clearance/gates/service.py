@@ -191,10 +191,13 @@ def check_gates(
     lacks evidence; the message names every such gate with its reason. `at` judges the gates as of a
     scheduled deployment's time (windows, waiver expiry, evidence age); `requester` defaults to the
     acting user. The gates named in `bypass` (an approved emergency change's windows) do not block:
-    their blocking verdicts are returned, for the caller to audit."""
+    their blocking verdicts are returned, for the caller to audit. Cleared, the verdicts are audited
+    (`gate:cleared`) in the caller's transaction: they commit with the deployment they let through,
+    or with the refusal that follows for another reason (an unapproved change request)."""
     verdicts = evaluate_release(ws, session, release, environment, requester=requester or ws.actor, at=at)
     failing = [v for v in blocking(verdicts) if v.gate not in bypass]
     if not failing:
+        _audit_cleared(ws, session, release, environment, verdicts, requester or ws.actor, at)
         return [v for v in blocking(verdicts) if v.gate in bypass]
     lines = "; ".join(f"{v.gate}: {v.status} — {v.result.reason}" for v in failing)
     when = f" at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at is not None else ""
@@ -205,6 +208,43 @@ def check_gates(
         hint=f"see `clearance gates {release.version} --env {environment}`; add evidence with "
         "`clearance evidence add`, or waive one gate with `clearance gate waive`",
         data={"gates": [v.to_json() for v in failing]},
+    )
+
+
+def _audit_cleared(
+    ws: Workspace,
+    session: Session,
+    release: Release,
+    environment: str,
+    verdicts: list[GateVerdict],
+    requester: str,
+    at: datetime | None,
+) -> None:
+    """`gate:cleared`, in the deployment's transaction: every verdict that let it through, with the
+    evidence, approvals and waivers used (once per release, environment and time in one transaction,
+    however many services it deploys). A refusal is audited as `promotion:refused` by the caller."""
+    if not verdicts:
+        return
+    key, transaction = (release.id, environment, at), session.get_transaction()
+    done: dict[object, object] = session.info.setdefault("clearance.gates_cleared", {})
+    if done.get(key) is transaction:
+        return
+    done[key] = transaction
+    data: dict[str, Any] = {
+        "version": release.version,
+        "environment": environment,
+        "requester": requester,
+        "at": at.astimezone(UTC).isoformat() if at is not None else None,
+        "waived": [v.gate for v in verdicts if v.status == "waived"],
+        "bypassed": [v.gate for v in blocking(verdicts)],
+        "gates": [v.to_json() for v in verdicts],
+    }
+    record(
+        session,
+        actor=ws.actor,
+        tag="gate:cleared",
+        subject=f"release:{ws.config.project}@{release.version}",
+        data=data,
     )
 
 
@@ -269,3 +309,20 @@ def waive_gate(
             },
         )
         return row
+
+
+def release_gates_now(ws: Workspace, session: Session, release: Release) -> dict[str, dict[str, Any]]:
+    """For `release show`: every environment with gates, judged now — passed or not, and the gates
+    that block it with their reasons."""
+    judged: dict[str, dict[str, Any]] = {}
+    for name in ws.config.environment_names():
+        env = ws.config.environment(name)
+        if env is None or env.gates is None:
+            continue
+        verdicts = evaluate_release(ws, session, release, name)
+        blocking = [v for v in verdicts if v.blocks]
+        judged[name] = {
+            "passed": not blocking,
+            "blocking": [{"gate": v.gate, "status": v.status, "reason": v.result.reason} for v in blocking],
+        }
+    return judged

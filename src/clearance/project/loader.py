@@ -24,6 +24,7 @@ from clearance.project.document import (
 )
 from clearance.project.error_messages import validation_problems
 from clearance.project.files import CONFIG_FILENAME, INIT_HINT, display_name, find_config
+from clearance.project.rollout import FlagRollout
 from clearance.project.schema import ProjectConfig
 
 __all__ = ["CONFIG_FILENAME", "LoadedConfig", "display_name", "find_config", "load_config", "parse_config"]
@@ -80,7 +81,7 @@ def parse_config(text: str, filename: str) -> ProjectConfig:
         problems += validation_problems(exc)
     problems += cross_check(data, document.line_of)
     if config is not None:
-        problems += _provider_problems(config)
+        problems += _provider_problems(config) + _flag_only_problems(config)
     located = document.problems + [(document.line_of(path), path, message) for path, message in problems]
     if located or config is None:
         raise ConfigError(_format(located, filename))
@@ -99,6 +100,36 @@ def _provider_problems(config: ProjectConfig) -> list[tuple[KeyPath, str]]:
         for index, template in enumerate(config.analysis_templates)
         for where, message in template_problems(template)
     ]
+
+
+def _flag_only_problems(config: ProjectConfig) -> list[tuple[KeyPath, str]]:
+    """A service without `run:` has no proxy: in a flag-rollout environment its analyses cannot
+    measure through Envoy (it walks the flag's steps with prometheus or http metrics)."""
+    flag_only = [s.name for s in config.services if s.run is None]
+    problems: list[tuple[KeyPath, str]] = []
+    for index, env in enumerate(config.environments):
+        strategy = env.strategy
+        if not flag_only or not isinstance(strategy, FlagRollout):
+            continue
+        base: KeyPath = ("environments", index, "strategy")
+        refs = [((*base, "steps", i, "analysis"), s.analysis) for i, s in enumerate(strategy.steps)]
+        refs.append(((*base, "background_analysis"), strategy.background_analysis))
+        for path, ref in refs:
+            template = config.analysis_template(ref.template) if ref else None
+            if template is None:
+                continue  # no analysis here, or an unknown template (reported by the checks)
+            types = [m.provider.type for m in template.metrics]
+            types += [m.provider.type for m in template.judge.metrics] if template.judge else []
+            if "envoy" in types:
+                problems.append(
+                    (
+                        (*path, "template"),
+                        f"analysis template '{template.name}' measures through Envoy, which service "
+                        f"'{flag_only[0]}' does not have (no `run:`): measure the flag's effect with a "
+                        "prometheus or http metric",
+                    )
+                )
+    return problems
 
 
 def _keep_variable_text(data: dict[str, object], document: Document) -> None:

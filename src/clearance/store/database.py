@@ -4,11 +4,18 @@ Every write transaction on SQLite starts with BEGIN IMMEDIATE, so two processes 
 read and the write that depends on it; on PostgreSQL the code takes row locks where it needs them.
 Vendor errors leave this module as StoreError subclasses; a database URL that clearance cannot use
 is a UsageError (a configuration mistake, exit 2), found before anything connects.
+
+Connections: a one-shot command opens one per unit of work and leaves none behind. A long-running
+process (`clearance serve`, `clearance agent`) asks for a pool and keeps that many connections; a
+connection opened before a fork is never used after it. On PostgreSQL each is checked before use, so
+a server restart or a dropped connection costs a reconnect. On SQLite a kept connection also spares
+the checkpoint and WAL file rebuild that closing the last connection to a file costs.
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,31 +24,40 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from clearance.errors import StoreError, StoreLocked, StoreUnavailable, UsageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _READ_ONLY = "clearance_read_only"  # execution option of Store.read()'s connections
+# A pooled connection older than this is replaced when next used, so a server that runs for weeks
+# does not keep one session (and its memory) forever; pre-ping catches the ones dropped sooner.
+POOL_RECYCLE_SECONDS = 1800
 
 
 class Store:
     """One database: a SQLite file (the embedded default) or a PostgreSQL server."""
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, pool_size: int = 0) -> None:
+        """`pool_size` > 0: keep up to that many connections open (and as many again in a burst) for
+        a long-running process; 0: a connection per unit of work (a one-shot command)."""
         self.url = url
         parsed = _supported_url(url)
         self.dialect = parsed.get_backend_name()
         self._display = parsed.render_as_string(hide_password=True)
         self.sqlite_path: Path | None = None
         if self.dialect == "sqlite":
-            self.engine = self._sqlite_engine(url, parsed.database or "", busy_timeout)
+            self.engine = self._sqlite_engine(url, parsed.database or "", busy_timeout, pool_size)
         else:
-            # NullPool: a CLI command opens few connections and must leave none behind; a long-running
-            # server can pass its own pool later.
-            self.engine = create_engine(parsed, poolclass=NullPool, connect_args={"connect_timeout": 5})
+            self.engine = _postgresql_engine(parsed, pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         read_only_options = {_READ_ONLY: True}
         if self.dialect == "postgresql":
@@ -50,7 +66,7 @@ class Store:
             self.engine.execution_options(**read_only_options), expire_on_commit=False
         )
 
-    def _sqlite_engine(self, url: str, database: str, busy_timeout: float) -> Engine:
+    def _sqlite_engine(self, url: str, database: str, busy_timeout: float, pool_size: int) -> Engine:
         if database and database != ":memory:":
             self.sqlite_path = Path(database)
             try:
@@ -60,9 +76,20 @@ class Store:
                     f"cannot create the store's folder {self.sqlite_path.parent}: {exc.strerror}",
                     hint="check the path and its permissions, or set CLEARANCE_DATABASE_URL",
                 ) from exc
-        # NullPool: each unit of work opens its own connection, so nothing is shared across threads
-        # and a lock held by this process is released as soon as its transaction ends.
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": busy_timeout})
+        # Every transaction is begun and ended explicitly (below), so a lock held by this process ends
+        # with its transaction whether the connection is then closed or kept in a pool; a pooled
+        # connection serves one thread at a time.
+        if pool_size > 0 and self.sqlite_path is not None:
+            engine = create_engine(
+                url,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                connect_args={"timeout": busy_timeout, "check_same_thread": False},
+            )
+            _not_across_fork(engine)
+        else:
+            engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": busy_timeout})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -150,6 +177,44 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _postgresql_engine(url: URL, pool_size: int) -> Engine:
+    connect_args = {"connect_timeout": 5}
+    if pool_size <= 0:
+        # A one-shot command opens few connections and must leave none behind.
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,  # a connection the server dropped is replaced before a unit of work gets it
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        # A quiet process reuses its most recent connections; the rest may idle out on the server.
+        pool_use_lifo=True,
+        connect_args=connect_args,
+    )
+    _not_across_fork(engine)
+    return engine
+
+
+def _not_across_fork(engine: Engine) -> None:
+    """A forked child must not talk over its parent's sockets (SQLAlchemy's "event-based" recipe).
+
+    Checked when a connection is taken from the pool, not at fork time: children of serve and the
+    agent fork and exec at once, and nothing may take the pool's lock between fork and exec."""
+
+    @event.listens_for(engine, "connect")
+    def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _refuse_inherited(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if record.info["pid"] != os.getpid():
+            # Forgotten, not closed: closing would end the parent's session on the server.
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise DisconnectionError("connection opened before a fork; opening a new one")
 
 
 # The drivers clearance installs and is tested with; "" is the dialect's default driver.

@@ -44,3 +44,10 @@ def test_the_plan_ends_with_the_flag_at_100_percent() -> None:
         "pause",
         "finish",
     ]
+
+
+def test_a_service_without_run_walks_only_the_flag_steps() -> None:
+    assert actions(_strategy(), runs=False) == actions(_strategy())[1:]
+    steps = plan(_strategy(), runs=False)
+    assert [s.kind for s in steps] == ["set_rollout", "pause", "analysis", "set_rollout", "pause", "finish"]
+    assert steps[-1].name == "finish: the flag reaches 100%"

@@ -77,6 +77,17 @@ def test_a_wrong_requirement_says_what_is_wrong(text: str, message: str) -> None
         ApprovalPolicy.model_validate({"require": [text]})
 
 
+def test_and_joins_requirements_in_one_entry_as_in_a_cab_rule() -> None:
+    joined = ApprovalPolicy.model_validate({"require": "1 qa-lead and 1 release-manager"})
+    assert joined.require == PROD_RULE.require
+    mixed = ApprovalPolicy.model_validate({"require": ["2 of [security, devops]  and 1 qa-lead"]})
+    assert mixed.require == (Requirement(2, (Role.SECURITY, Role.DEVOPS)), Requirement(1, (Role.QA_LEAD,)))
+    with pytest.raises(ValidationError, match=re.escape("'1 qa-lead und 1 devops' is not a requirement")):
+        ApprovalPolicy.model_validate({"require": "1 qa-lead und 1 devops"})
+    with pytest.raises(ValidationError, match=re.escape("unknown role 'qa_lead'")):
+        ApprovalPolicy.model_validate({"require": "1 release-manager and 1 qa_lead"})
+
+
 def test_separation_of_duties_defaults_to_the_environment_being_production() -> None:
     assert PROD_RULE.separated(production=True) and not PROD_RULE.separated(production=False)
     off = ApprovalPolicy.model_validate({"require": "1 devops", "separation_of_duties": False})

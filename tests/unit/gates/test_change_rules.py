@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from clearance.gates.approvals.rules import Requirement, Role
-from clearance.gates.changes.cab import CabFacts, ChangeDecision, judge_change
+from clearance.gates.changes.cab import CabFacts, ChangeDecision, ChangeState, judge_change
+from clearance.gates.changes.outcome import DeploymentFact, Settlement, implementation_note, settlement
 from clearance.gates.changes.policy import ChangeControlPolicy, RiskLevel, parse_rule
 from clearance.gates.changes.risk import ChangeKind, RiskFacts, assess, classify, notes_entries
 
@@ -262,3 +263,50 @@ def test_an_emergency_change_needs_emergency_approvals_by_its_approvers() -> Non
 
 def test_a_standard_change_needs_no_one() -> None:
     assert cab(kind=ChangeKind.STANDARD).approved
+
+
+def fact(id: int, service: str, state: str, *, started: bool = True, reason: str = "") -> DeploymentFact:
+    return DeploymentFact(id=id, service=service, state=state, started=started, reason=reason)
+
+
+def test_a_change_is_settled_only_once_all_its_deployments_have_finished() -> None:
+    assert settlement(()) is None
+    assert settlement((fact(1, "api", "failed", reason="exit 3"), fact(2, "web", "running"))) is None
+    assert settlement((fact(1, "api", "succeeded"), fact(2, "web", "queued", started=False))) is None
+    failed = settlement((fact(1, "api", "failed", reason="exit 3"), fact(2, "web", "succeeded")))
+    assert failed == Settlement(state=ChangeState.FAILED, reason="deployment 1 (api) failed: exit 3")
+    done = settlement((fact(1, "api", "succeeded"), fact(2, "web", "succeeded")))
+    assert done == Settlement(state=ChangeState.IMPLEMENTED, reason="")
+
+
+def test_a_deployment_that_never_started_changed_nothing() -> None:
+    cancelled = fact(1, "web", "cancelled", started=False, reason="sale moved")
+    refused = fact(2, "api", "failed", started=False, reason="refused at its scheduled time")
+    kept = settlement((cancelled, refused))
+    assert kept is not None and kept.state is None
+    assert kept.reason == (
+        "not implemented: deployment 1 (web) cancelled before it ran: sale moved; "
+        "deployment 2 (api) failed before it ran: refused at its scheduled time"
+    )
+    # Deployed again later under the same request: implemented.
+    assert settlement((cancelled, fact(3, "web", "succeeded"))) == Settlement(
+        state=ChangeState.IMPLEMENTED, reason=""
+    )
+    # One that started and was stopped half-way did change something: a failed change.
+    stopped = settlement((fact(1, "web", "cancelled", reason="interrupted"),))
+    assert stopped == Settlement(state=ChangeState.FAILED, reason="deployment 1 (web) cancelled: interrupted")
+    rolled = settlement((fact(1, "web", "rolled_back"),))
+    assert rolled == Settlement(state=ChangeState.FAILED, reason="deployment 1 (web) rolled back")
+
+
+def test_show_says_how_far_an_approved_change_has_got() -> None:
+    assert implementation_note("implemented", (fact(1, "web", "succeeded"),)) == ""
+    assert implementation_note("approved", ()) == (
+        "not implemented yet: deploying the release uses this request"
+    )
+    assert implementation_note("approved", (fact(4, "web", "queued", started=False),)) == (
+        "being implemented: deployment(s) 4 to finish"
+    )
+    assert implementation_note("approved", (fact(4, "web", "cancelled", started=False),)).endswith(
+        "the approval stands: deploying the release again uses this request"
+    )

@@ -104,3 +104,32 @@ def test_flag_rollout_mistakes_name_file_line_and_key(problems) -> None:  # type
 def test_a_flag_rollout_needs_steps(problems) -> None:  # type: ignore[no-untyped-def]
     found = problems(_config("    strategy: {type: flag-rollout, flag: x, steps: []}\n"))
     assert found == ["clearance.yaml:11: environments[1].strategy.steps: needs at least one item"]
+
+
+def test_a_flag_only_service_cannot_measure_its_flag_through_envoy(problems, write_config) -> None:  # type: ignore[no-untyped-def]
+    flag_only = HEAD.replace("services:\n", "services:\n  - name: checkout\n")  # no `run:`
+    strategy = """\
+    strategy:
+      type: flag-rollout
+      steps:
+        - set_rollout: 10
+        - analysis: {template: errors}
+      background_analysis: {template: errors}
+"""
+    found = problems(flag_only + strategy + TAIL + TEMPLATES)
+    why = (
+        "analysis template 'errors' measures through Envoy, which service 'checkout' does not have "
+        "(no `run:`): measure the flag's effect with a prometheus or http metric"
+    )
+    assert found == [
+        f"clearance.yaml:16: environments[1].strategy.steps[1].analysis.template: {why}",
+        f"clearance.yaml:17: environments[1].strategy.background_analysis.template: {why}",
+    ]
+    # Without a service lacking `run:`, the same environment is fine (see the first test), and an
+    # http metric is fine for the flag-only service.
+    http = TEMPLATES.replace(
+        "{type: envoy, metric: error_rate}", "{type: http, url: 'http://x/m', json_path: '$.e'}"
+    )
+    assert (
+        load_config(write_config(flag_only + strategy + TAIL + http)).config.service("checkout") is not None
+    )

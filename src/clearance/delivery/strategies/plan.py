@@ -49,12 +49,15 @@ def _step_action(step: CanaryStep | FlagRolloutStep) -> Action:
     return Action("analysis", step.describe(), step.analysis.template)
 
 
-def actions(strategy: Strategy) -> list[Action]:
+def actions(strategy: Strategy, *, runs: bool = True) -> list[Action]:
+    """The steps to run; `runs` is False for a service without `run:` (only a flag-rollout has
+    steps for it: the flag's, as nothing is deployed)."""
     if isinstance(strategy, Canary):
         return [_step_action(step) for step in strategy.steps]
     if isinstance(strategy, FlagRollout):
+        flag_steps = [_step_action(step) for step in strategy.steps]
         # The code goes out first, all at once and dark; then the flag lets users in.
-        return [Action("set_weight", FLAG_DEPLOY, 100), *(_step_action(step) for step in strategy.steps)]
+        return [Action("set_weight", FLAG_DEPLOY, 100), *flag_steps] if runs else flag_steps
     if isinstance(strategy, AllAtOnce):
         return [Action("set_weight", "set weight 100%", 100)]
     if isinstance(strategy, BlueGreen):
@@ -105,9 +108,9 @@ def rolling_batches(replicas: int, max_surge: int, max_unavailable: int) -> list
     return batches
 
 
-def plan(strategy: Strategy) -> list[PlannedStep]:
+def plan(strategy: Strategy, *, runs: bool = True) -> list[PlannedStep]:
     """The rollout steps a deployment records up front, so `deployment show` lists them all."""
-    steps = [PlannedStep(a.name, a.kind) for a in actions(strategy)]
+    steps = [PlannedStep(a.name, a.kind) for a in actions(strategy, runs=runs)]
     finish = "finish: new version takes all traffic, stable retires"
     if isinstance(strategy, BlueGreen):
         finish = f"finish: old version retires after {strategy.scale_down_delay:g}s"

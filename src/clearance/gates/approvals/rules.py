@@ -1,10 +1,12 @@
 """Roles and the approval rule an environment declares under `gates: approvals:` in clearance.yaml.
 
-Syntax, one requirement per entry of `require` (every entry must be met, each by different people):
+Syntax, one requirement per entry of `require` (every entry must be met, each by different people);
+`and` joins requirements in one entry, as in `change_control: cab:`:
 
     gates:
       approvals:
         require: ["1 qa-lead", "1 release-manager"]   # N ROLE
+        # require: "1 qa-lead and 1 release-manager"  # the same rule
         # require: ["2 of [security, devops]"]        # N of [ROLE, ROLE, …]: any of those roles
         separation_of_duties: true   # default: true when the environment is `production: true`
 """
@@ -36,6 +38,7 @@ ROLE_NAMES = tuple(r.value for r in Role)
 
 _SINGLE = re.compile(r"(\d+)\s+(\S+)")
 _ANY_OF = re.compile(r"(\d+)\s+of\s+\[([^\]]*)\]")
+_AND = re.compile(r"\s+and\s+")
 
 
 def parse_role(name: str) -> Role:
@@ -84,7 +87,8 @@ def _requirements(value: object) -> object:
         value = [value]
     if not isinstance(value, list | tuple):
         return value  # pydantic reports the wrong type
-    return tuple(parse_requirement(v) if isinstance(v, str) else v for v in value)
+    entries = (_AND.split(v.strip()) if isinstance(v, str) else [v] for v in value)
+    return tuple(parse_requirement(r) if isinstance(r, str) else r for entry in entries for r in entry)
 
 
 class ApprovalPolicy(BaseModel):

@@ -1,8 +1,10 @@
 """The life of a change request and the judging of the decisions on it. Pure: `changes.service`
 reads the facts from the store.
 
-    pending  -> approved (its rule is met; a standard change at once) | rejected
-    approved -> implemented (all its deployments succeeded) | failed | rejected
+    pending     -> approved (its rule is met; a standard change at once) | rejected
+    approved    -> implemented | failed (once all its deployments have finished, see `outcome`)
+                   | rejected
+    implemented -> failed (backed out: `clearance rollback` of one of its deployments)
     rejected, implemented, failed: closed (deploying again opens a new request)
 
 A normal change needs the `cab` rule, an emergency change the `emergency.approvers` rule met by

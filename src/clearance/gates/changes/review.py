@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from clearance.audit.service import record
 from clearance.errors import Refused, UsageError
 from clearance.gates.changes.cab import OPEN, ChangeState, rule_for
+from clearance.gates.changes.outcome import facts_of, implementation_note
 from clearance.gates.changes.policy import ChangeControlPolicy
 from clearance.gates.changes.risk import ChangeKind
 from clearance.gates.changes.service import change_policy, find_change, judge_request
@@ -183,8 +184,7 @@ def decide_change(
     raise refusal
 
 
-def _deployments(session: Session, row: ChangeRequestRow) -> list[dict[str, Any]]:
-    query = select(Deployment).where(Deployment.change_request_id == row.id).order_by(Deployment.id)
+def _deployments(rows: list[Deployment]) -> list[dict[str, Any]]:
     return [
         {
             "id": d.id,
@@ -194,8 +194,9 @@ def _deployments(session: Session, row: ChangeRequestRow) -> list[dict[str, Any]
             "requested_by": d.requested_by,
             "created_at": d.created_at.isoformat(),
             "finished_at": d.finished_at.isoformat() if d.finished_at else None,
+            "scheduled_at": d.scheduled_at.isoformat() if d.scheduled_at else None,
         }
-        for d in session.scalars(query)
+        for d in rows
     ]
 
 
@@ -220,6 +221,8 @@ def change_json(ws: Workspace, session: Session, row: ChangeRequestRow) -> dict[
     """One change request: its risk and why, its rule and who has approved, its decisions (each with
     whether it counts) and the deployments that implement it."""
     policy = change_policy(ws, row.environment)
+    query = select(Deployment).where(Deployment.change_request_id == row.id).order_by(Deployment.id)
+    deployments = list(session.scalars(query))
     document: dict[str, Any] = {
         "id": row.id,
         "version": row.release.version,
@@ -236,7 +239,8 @@ def change_json(ws: Workspace, session: Session, row: ChangeRequestRow) -> dict[
         "decided_at": row.decided_at.isoformat() if row.decided_at else None,
         "approval": None,
         "decisions": [],
-        "deployments": _deployments(session, row),
+        "deployments": _deployments(deployments),
+        "implementation": implementation_note(row.state, facts_of(deployments)),
     }
     if policy is not None:
         verdict = judge_request(session, policy, row)

@@ -41,7 +41,6 @@ __all__ = [
     "find_change",
     "implement_change",
     "judge_request",
-    "settle_change",
 ]
 
 # Timing and sign-off are the CAB's and the windows' business, not a measure of the change itself.
@@ -314,6 +313,23 @@ def _unapproved(row: ChangeRequestRow, verdict: CabVerdict, version: str) -> Ref
     )
 
 
+def _scheduled_under(
+    session: Session, release: Release, environment: str, change_request_id: int
+) -> ChangeRequestRow:
+    row = session.get(ChangeRequestRow, change_request_id)
+    assert row is not None  # a foreign key of the deployment
+    if row.state != ChangeState.APPROVED.value:
+        why = f": {row.reason}" if row.reason else ""
+        raise Refused(
+            f"release {release.version} may not be deployed to {environment}: change request #{row.id}, "
+            f"under which it was scheduled, is {row.state}{why}",
+            code="change-not-approved",
+            hint="deploy the release again: that opens a new change request for the CAB",
+            data={"change_request_id": row.id, "kind": row.kind, "state": row.state},
+        )
+    return row
+
+
 def check_change(
     ws: Workspace,
     session: Session,
@@ -323,15 +339,21 @@ def check_change(
     *,
     at: datetime | None = None,
     requester: str | None = None,
+    change_request_id: int | None = None,
 ) -> ChangeClearance | None:
     """The gates, and in a change-controlled environment the change request: found or opened (and
     committed with the caller's transaction even when the deployment is refused, as the record of
-    the request), then required approved. An approved emergency change lets the windows gate through."""
+    the request), then required approved. An approved emergency change lets the windows gate through.
+    With `change_request_id` (a scheduled deployment's, when its time comes) that request is judged,
+    never a new one opened: a request closed since refuses the deployment."""
     policy = change_policy(ws, environment)
     if policy is None:
         check_gates(ws, session, release, environment, at=at, requester=requester)
         return None
-    row = _current(ws, session, release, environment, services, policy, at)
+    if change_request_id is not None:
+        row = _scheduled_under(session, release, environment, change_request_id)
+    else:
+        row = _current(ws, session, release, environment, services, policy, at)
     verdict = judge_request(session, policy, row, deployer=requester or ws.actor)
     emergency = row.kind == ChangeKind.EMERGENCY.value
     bypass = ("windows",) if emergency and verdict.approved else ()
@@ -372,25 +394,3 @@ def implement_change(
             "gates": [v.to_json() for v in clearance.bypassed],
         }
         record(session, actor=ws.actor, tag="change:freeze-bypassed", subject=subject, data=data)
-
-
-def settle_change(session: Session, actor: str, change_request_id: int) -> None:
-    """Once every deployment of an approved request has finished: implemented when all succeeded,
-    failed as soon as one did not."""
-    row = session.get(ChangeRequestRow, change_request_id)
-    if row is None or row.state != ChangeState.APPROVED.value:
-        return
-    query = select(Deployment).where(Deployment.change_request_id == row.id)
-    deployments = list(session.scalars(query.order_by(Deployment.id)))
-    bad = [d for d in deployments if d.state in ("failed", "cancelled", "rolled_back")]
-    if bad:
-        row.state, row.reason = (
-            ChangeState.FAILED.value,
-            f"deployment {bad[0].id} {bad[0].state}: {bad[0].reason}",
-        )
-    elif deployments and all(d.state == "succeeded" for d in deployments):
-        row.state, row.reason = ChangeState.IMPLEMENTED.value, ""
-    else:
-        return
-    data = {"change_request_id": row.id, "deployment_ids": [d.id for d in deployments], "reason": row.reason}
-    record(session, actor=actor, tag=f"change:{row.state}", subject=f"change:{row.id}", data=data)
