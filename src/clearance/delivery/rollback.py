@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from clearance.audit.service import record
 from clearance.delivery.engine import NullProgress, Progress, execute, step_environment
 from clearance.delivery.leases import active_holder
+from clearance.delivery.queueing import queue_deployment
 from clearance.delivery.service import (
     DeployOutcome,
     cancel_queued,
     load_deployments,
-    queue_deployment,
     select_services,
     unknown_error,
 )

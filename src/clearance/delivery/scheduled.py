@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearance.audit.service import record
-from clearance.delivery.service import recheck_rules
+from clearance.delivery.admission import recheck_rules
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
 from clearance.delivery.views import get_deployment
 from clearance.errors import ClearanceError, Refused

@@ -8,33 +8,25 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from clearance.audit.service import record
+from clearance.delivery.admission import attempted_envs, check_rules, phase_rules, refuse, succeeded_envs
 from clearance.delivery.engine import NullProgress, Progress, execute, step_environment
-from clearance.delivery.leases import active_holder, lease_until, worker_id
+from clearance.delivery.leases import active_holder
+from clearance.delivery.queueing import queue_deployment
 from clearance.delivery.states import DeploymentState, advance
-from clearance.delivery.strategies.plan import plan as rollout_plan
 from clearance.errors import ClearanceError, DeploymentBusy, NotFound, Refused
-from clearance.flags.release_links import flag_for_rollout
 from clearance.gates.changes.outcome import settle_change
-from clearance.gates.changes.service import ChangeClearance, check_change, implement_change
+from clearance.gates.changes.service import ChangeClearance, implement_change
 from clearance.planning.lifecycle import (
-    PhaseRule,
     auto_deploy_targets,
-    check_prerelease,
-    check_promotion,
     next_phase,
 )
 from clearance.planning.service import find_release
-from clearance.project import ProjectConfig
-from clearance.project.rollout import FlagRollout
-from clearance.project.schema import Environment, Service
-from clearance.store import Deployment, DeploymentStep, Release
-from clearance.versioning.semver import Version
+from clearance.store import Deployment, Release
 from clearance.workspace import Workspace
 
 
@@ -56,211 +48,10 @@ class DeployOutcome:
         self.refused.extend(other.refused)
 
 
-def phase_rules(config: ProjectConfig, hotfix: bool) -> list[PhaseRule]:
-    return [
-        PhaseRule(
-            name=phase.display_name(),
-            environments=tuple(phase.environments),
-            min_required=phase.min_required(),
-            auto_deploy=phase.auto_deploy,
-        )
-        for phase in config.lifecycle_for(hotfix).phases
-    ]
-
-
 def unknown_error(kind: str, name: str, names: Sequence[str]) -> NotFound:
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known {kind}s: {', '.join(names)}"
     return NotFound(f"unknown {kind} '{name}'", hint=hint)
-
-
-def _succeeded_envs(session: Session, release_id: int, service: str) -> set[str]:
-    rows = session.scalars(
-        select(Deployment.environment).where(
-            Deployment.release_id == release_id,
-            Deployment.service == service,
-            Deployment.state == DeploymentState.SUCCEEDED.value,
-        )
-    )
-    return set(rows)
-
-
-def _attempted_envs(session: Session, release_id: int, service: str) -> set[str]:
-    rows = session.scalars(
-        select(Deployment.environment).where(
-            Deployment.release_id == release_id, Deployment.service == service
-        )
-    )
-    return set(rows)
-
-
-def _check_rules(
-    ws: Workspace,
-    session: Session,
-    release: Release,
-    environment: str,
-    service: str,
-    *,
-    at: datetime | None = None,
-    requester: str | None = None,
-    targets: Sequence[str] = (),
-    change_request_id: int | None = None,
-) -> ChangeClearance | None:
-    env = ws.config.environment(environment)
-    assert env is not None
-    version = Version.parse(release.version)
-    check_prerelease(
-        version=release.version,
-        is_prerelease=version.is_prerelease,
-        target=environment,
-        production=env.production,
-        allows_prerelease=env.allows_prerelease(),
-    )
-    check_promotion(
-        phase_rules(ws.config, release.type == "hotfix"),
-        version=release.version,
-        target=environment,
-        succeeded=_succeeded_envs(session, release.id, service),
-    )
-    # Quality and security gates last: a lifecycle violation is the more basic "no". In ITIL mode,
-    # then the change request of all `targets` (an approved emergency change lifts a freeze).
-    services = targets or (service,)
-    return check_change(
-        ws,
-        session,
-        release,
-        environment,
-        services,
-        at=at,
-        requester=requester,
-        change_request_id=change_request_id,
-    )
-
-
-def recheck_rules(ws: Workspace, session: Session, deployment: Deployment) -> ChangeClearance | None:
-    """The rules again, now, for a deployment queued earlier (a scheduled one, when its time has
-    come), on behalf of the person who asked for it, under the change request it was queued under;
-    raises the refusal."""
-    return _check_rules(
-        ws,
-        session,
-        deployment.release,
-        deployment.environment,
-        deployment.service,
-        requester=deployment.requested_by,
-        change_request_id=deployment.change_request_id,
-    )
-
-
-def _refuse(
-    ws: Workspace, error: Refused, *, version: str, environment: str, services: Sequence[str]
-) -> None:
-    """A refusal is itself a fact worth keeping: audit it on its own, then raise."""
-    with ws.store.transaction() as session:
-        record(
-            session,
-            actor=ws.actor,
-            tag="promotion:refused",
-            subject=f"release:{ws.config.project}@{version}",
-            data={
-                "version": version,
-                "environment": environment,
-                "services": list(services),
-                "code": error.code,
-                "reason": error.message,
-                **error.data,
-            },
-        )
-    raise error
-
-
-def queue_deployment(
-    ws: Workspace,
-    session: Session,
-    release: Release,
-    environment: str,
-    service: str,
-    *,
-    kind: str = "deploy",
-    rollback_of: int | None = None,
-    for_server: bool = False,
-    scheduled_at: datetime | None = None,
-) -> Deployment:
-    steps = ws.config.steps_for(environment, service)
-    rows = [
-        DeploymentStep(position=i, name=s.name, kind="script", state="pending") for i, s in enumerate(steps)
-    ]
-    strategy = ""
-    service_config, env_config = ws.config.service(service), ws.config.environment(environment)
-    if _rolls_out(service_config, env_config, kind):
-        assert service_config is not None and env_config is not None
-        # A running service rolls out after its script steps (migrations first, then traffic);
-        # a flag-only one (no `run:`) walks its flag's steps after them.
-        strategy = env_config.strategy.type
-        rows += [
-            DeploymentStep(position=len(rows) + i, name=p.name, kind=p.kind, state="pending")
-            for i, p in enumerate(rollout_plan(env_config.strategy, runs=service_config.run is not None))
-        ]
-    recorded = _flag_of(ws, session, release, env_config, kind) if strategy else {}
-    deployment = Deployment(
-        project_id=ws.project_id,
-        release_id=release.id,
-        environment=environment,
-        service=service,
-        kind=kind,
-        state=DeploymentState.QUEUED.value,
-        requested_by=ws.actor,
-        config_sha256=ws.loaded.sha256,
-        rollback_of_id=rollback_of,
-        # Queued for a server: no owner until a worker claims it. Run here: this process holds it.
-        lease_owner=None if for_server else worker_id(),
-        lease_expires_at=None if for_server else lease_until(ws.settings.lease_seconds),
-        strategy=strategy,
-        rollout=recorded,
-        steps=rows,
-        scheduled_at=scheduled_at,
-    )
-    session.add(deployment)
-    session.flush()
-    record(
-        session,
-        actor=ws.actor,
-        # Scheduled: queued now, to run at `scheduled_at`.
-        tag="deployment:scheduled" if scheduled_at else "deployment:queued",
-        subject=f"deployment:{deployment.id}",
-        data={
-            "deployment_id": deployment.id,
-            "version": release.version,
-            "environment": environment,
-            "service": service,
-            "kind": kind,
-            "rollback_of": rollback_of,
-            "steps": [r.name for r in rows],
-            "strategy": strategy or None,
-            "config_sha256": ws.loaded.sha256,
-            "scheduled_at": scheduled_at.astimezone(UTC).isoformat() if scheduled_at else None,
-        },
-    )
-    return deployment
-
-
-def _rolls_out(service: Service | None, env: Environment | None, kind: str) -> bool:
-    """A `run:` service rolls out by its environment's strategy; a service without one only in a
-    flag-rollout environment, and never in a rollback (nothing to redeploy, flags are left alone)."""
-    if service is None or env is None:
-        return False
-    flag_only = isinstance(env.strategy, FlagRollout) and kind != "rollback"
-    return service.run is not None or flag_only
-
-
-def _flag_of(
-    ws: Workspace, session: Session, release: Release, env: Environment | None, kind: str
-) -> dict[str, str]:
-    """A flag-rollout deployment's flag, chosen up front (a missing one refuses the deployment before
-    anything runs). A rollback redeploys an older version and leaves flags alone."""
-    if env is None or not isinstance(env.strategy, FlagRollout) or kind == "rollback":
-        return {}
-    return {"flag": flag_for_rollout(ws, session, release, env.strategy)}
 
 
 def select_services(ws: Workspace, services: Sequence[str] | None) -> list[str]:
@@ -299,7 +90,7 @@ def deploy(
         change: ChangeClearance | None = None
         for service in targets:
             try:
-                change = _check_rules(ws, session, release, environment, service, at=at, targets=targets)
+                change = check_rules(ws, session, release, environment, service, at=at, targets=targets)
             except Refused as exc:
                 refusal = exc
                 break
@@ -312,7 +103,7 @@ def deploy(
                     data={"running_deployment_id": holder.id},
                 )
     if refusal is not None:
-        _refuse(ws, refusal, version=version, environment=environment, services=targets)
+        refuse(ws, refusal, version=version, environment=environment, services=targets)
     with ws.store.transaction() as session:
         fresh = session.get(Release, release_id)  # the first session is closed; reload in this one
         assert fresh is not None
@@ -433,8 +224,8 @@ def _auto_plan(ws: Workspace, release_id: int, *, skip: set[str]) -> tuple[str, 
             # Environments already attempted are left out, so every round shrinks what is left.
             for env in auto_deploy_targets(
                 rules,
-                _succeeded_envs(session, release_id, service),
-                _attempted_envs(session, release_id, service) | skip,
+                succeeded_envs(session, release_id, service),
+                attempted_envs(session, release_id, service) | skip,
             ):
                 plan.setdefault(env, []).append(service)
         return (release.version, plan) if plan else None
@@ -451,7 +242,7 @@ def promote(
         rules = phase_rules(ws.config, release.type == "hotfix")
         plan: dict[str, list[str]] = {}
         for service in ws.config.service_names():
-            succeeded = _succeeded_envs(session, release.id, service)
+            succeeded = succeeded_envs(session, release.id, service)
             phase = next_phase(rules, succeeded)
             if phase is None:
                 continue
