@@ -14,6 +14,7 @@ from clearance.audit.service import record
 from clearance.delivery.leases import Heartbeat, fall_back_to_stable, release_lock, try_lock
 from clearance.delivery.scripts import ScriptResult, run_script
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
+from clearance.delivery.views import identity
 from clearance.errors import ConfigError, DeploymentBusy, Interrupted, OperationFailed
 from clearance.gates.changes.outcome import settle_change
 from clearance.store import Deployment, DeploymentStep
@@ -157,12 +158,7 @@ def _start(ws: Workspace, deployment_id: int, progress: Progress) -> Deployment:
             actor=ws.actor,
             tag="deployment:started",
             subject=f"deployment:{deployment.id}",
-            data={
-                "deployment_id": deployment.id,
-                "version": deployment.release.version,
-                "environment": deployment.environment,
-                "service": deployment.service,
-            },
+            data=identity(deployment),
         )
         _ = deployment.steps
     progress.started(deployment)
@@ -179,10 +175,7 @@ def _resume(ws: Workspace, deployment_id: int, progress: Progress) -> Deployment
             tag="deployment:resumed",
             subject=f"deployment:{deployment.id}",
             data={
-                "deployment_id": deployment.id,
-                "version": deployment.release.version,
-                "environment": deployment.environment,
-                "service": deployment.service,
+                **identity(deployment),
                 "step": (deployment.rollout or {}).get("step", 0),
             },
         )
@@ -398,10 +391,7 @@ def _finish(
                 tag=tag,
                 subject=f"deployment:{deployment.id}",
                 data={
-                    "deployment_id": deployment.id,
-                    "version": deployment.release.version,
-                    "environment": deployment.environment,
-                    "service": deployment.service,
+                    **identity(deployment),
                     "reason": reason,
                 },
             )

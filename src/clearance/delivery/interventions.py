@@ -11,7 +11,7 @@ from typing import Any
 
 from clearance.audit.service import record
 from clearance.delivery.states import DeploymentState
-from clearance.delivery.views import get_deployment
+from clearance.delivery.views import get_deployment, identity
 from clearance.errors import Refused
 from clearance.store import Deployment
 from clearance.workspace import Workspace
@@ -43,10 +43,7 @@ def _request(ws: Workspace, deployment_id: int, action: str, changes: dict[str, 
             tag=f"deployment:{action}-requested",
             subject=f"deployment:{deployment.id}",
             data={
-                "deployment_id": deployment.id,
-                "version": deployment.release.version,
-                "environment": deployment.environment,
-                "service": deployment.service,
+                **identity(deployment),
                 **{k: rollout[k] for k in changes},
             },
         )
@@ -92,10 +89,7 @@ def retry_target(ws: Workspace, deployment_id: int) -> tuple[str, str, str]:
             tag="deployment:retry-requested",
             subject=f"deployment:{deployment.id}",
             data={
-                "deployment_id": deployment.id,
-                "version": deployment.release.version,
-                "environment": deployment.environment,
-                "service": deployment.service,
+                **identity(deployment),
                 "was": deployment.state,
             },
         )

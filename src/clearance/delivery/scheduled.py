@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from clearance.audit.service import record
 from clearance.delivery.admission import recheck_rules
 from clearance.delivery.states import DeploymentState, StepState, advance, advance_step
-from clearance.delivery.views import get_deployment
+from clearance.delivery.views import get_deployment, identity
 from clearance.errors import ClearanceError, Refused
 from clearance.gates.changes.outcome import confirm_change, settle_change
 from clearance.project import load_config
@@ -69,10 +69,7 @@ def _fail_refused(ws: Workspace, session: Session, deployment: Deployment, refus
         tag="deployment:refused",
         subject=f"deployment:{deployment.id}",
         data={
-            "deployment_id": deployment.id,
-            "version": deployment.release.version,
-            "environment": deployment.environment,
-            "service": deployment.service,
+            **identity(deployment),
             "scheduled_at": deployment.scheduled_at.isoformat() if deployment.scheduled_at else None,
             "requested_by": deployment.requested_by,
             "code": refusal.code,

@@ -21,6 +21,16 @@ def _time(at: datetime | None) -> str | None:
     return format_time(at) if at else None
 
 
+def identity(d: Deployment) -> dict[str, Any]:
+    """Which deployment an audit entry is about: its id, version, environment and service."""
+    return {
+        "deployment_id": d.id,
+        "version": d.release.version,
+        "environment": d.environment,
+        "service": d.service,
+    }
+
+
 def deployment_summary(d: Deployment) -> dict[str, Any]:
     return {
         "id": d.id,
