@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,7 +22,9 @@ import pytest
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 
+from clearance.delivery.worker import claim_next
 from clearance.flags.openfeature import ClearanceProvider
+from clearance.workspace import open_workspace
 from support.cli import CliRunner, clearance_command
 from support.envoy import free_port
 from support.store import execute
@@ -360,3 +363,42 @@ def test_services_sharing_a_flag_never_lower_it_and_need_no_server_or_agent(
     ]
     assert _show(cli, back[0]["id"])["steps"] == [] and _show(cli, back[0]["id"])["flag"] is None
     assert _rollout(cli, "dark-mode") == (True, "100") and _rollout(cli, "new-checkout") == (True, "100")
+
+
+CODE_AND_FLAG = """\
+project: shop
+services:
+  - name: ui            # only walks the flag, yet listed first
+  - name: web
+    run:
+      command: "sleep 600"
+      port: 18431
+environments:
+  - name: prod
+    strategy:
+      type: flag-rollout
+      steps:
+        - set_rollout: 50
+lifecycle:
+  phases:
+    - environments: [prod]
+"""
+
+
+def test_a_flag_only_rollout_waits_for_the_code_that_reads_its_flag(project: Project, cli: CliRunner) -> None:
+    project.write_config(CODE_AND_FLAG)
+    _release(cli, "1.0.0", "new-checkout")
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    queued = _ok(cli, "deploy", "1.0.0", "--to", "prod", "--at", due.isoformat(), "--json")
+    # The service that runs the code is queued first, whatever the config's order.
+    web, ui = queued.json()["deployments"]
+    assert (web["service"], ui["service"]) == ("web", "ui") and web["id"] < ui["id"]
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.2)
+    ws = open_workspace()
+    assert claim_next(ws) == (web["id"], False)
+    # web is claimed (about to run) and then running: ui is not taken by any worker meanwhile.
+    assert claim_next(ws) is None
+    execute(project.database_url, f"UPDATE deployments SET state = 'running' WHERE id = {web['id']}")
+    assert claim_next(ws) is None
+    execute(project.database_url, f"UPDATE deployments SET state = 'succeeded' WHERE id = {web['id']}")
+    assert claim_next(ws) == (ui["id"], False)

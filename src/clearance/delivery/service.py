@@ -26,6 +26,7 @@ from clearance.planning.lifecycle import (
     next_phase,
 )
 from clearance.planning.service import find_release
+from clearance.project.rollout import FlagRollout
 from clearance.store import Deployment, Release
 from clearance.workspace import Workspace
 
@@ -62,6 +63,17 @@ def select_services(ws: Workspace, services: Sequence[str] | None) -> list[str]:
     return list(services) if services else names
 
 
+def code_first(ws: Workspace, environment: str, services: Sequence[str]) -> list[str]:
+    """In a `flag-rollout` environment, the services that run code before those that only walk the
+    release flag (each group in config order): the flag is raised once the code that reads it is out.
+    Elsewhere the config's order stands (a script-only service may well be meant to go first)."""
+    env = ws.config.environment(environment)
+    if env is None or not isinstance(env.strategy, FlagRollout):
+        return list(services)
+    runs = [s for s in services if (config := ws.config.service(s)) is not None and config.run is not None]
+    return runs + [s for s in services if s not in runs]
+
+
 def deploy(
     ws: Workspace,
     version: str,
@@ -82,7 +94,7 @@ def deploy(
     for_server = for_server or at is not None
     if ws.config.environment(environment) is None:
         raise unknown_error("environment", environment, ws.config.environment_names())
-    targets = select_services(ws, services)
+    targets = code_first(ws, environment, select_services(ws, services))
     with ws.store.transaction() as session:
         release = find_release(session, ws.project_id, version)
         release_id = release.id

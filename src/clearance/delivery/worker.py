@@ -12,6 +12,7 @@ import logging
 import threading
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from clearance.delivery.engine import NullProgress, execute
 from clearance.delivery.leases import (
@@ -50,7 +51,7 @@ def claim_next(ws: Workspace) -> tuple[int, bool] | None:
         )
         for deployment in session.scalars(query):
             if deployment.state == DeploymentState.QUEUED.value:
-                if deployment.lease_owner is not None:
+                if deployment.lease_owner is not None or _waits_for_code(ws, session, deployment):
                     continue
                 resume = False
             elif (
@@ -66,6 +67,22 @@ def claim_next(ws: Workspace) -> tuple[int, bool] | None:
             deployment.rollout = {**(deployment.rollout or {}), "server": True}
             return deployment.id, resume
         return None
+
+
+def _waits_for_code(ws: Workspace, session: Session, deployment: Deployment) -> bool:
+    """A flag-only rollout (a service without `run:` walking a release flag) starts only once the
+    deployments queued before it for the same release and environment — the services that carry the
+    flag's code — have finished: raising the flag before the code is out would measure nothing."""
+    service = ws.config.service(deployment.service)
+    if not (deployment.rollout or {}).get("flag") or service is None or service.run is not None:
+        return False
+    earlier = select(Deployment.id).where(
+        Deployment.release_id == deployment.release_id,
+        Deployment.environment == deployment.environment,
+        Deployment.id < deployment.id,
+        Deployment.state.in_((DeploymentState.QUEUED.value, DeploymentState.RUNNING.value)),
+    )
+    return session.scalars(earlier.limit(1)).first() is not None
 
 
 def run_worker(ws: Workspace, stop: threading.Event, *, poll: float = 0.5) -> None:
