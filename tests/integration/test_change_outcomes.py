@@ -234,6 +234,10 @@ def test_a_scheduled_deployment_whose_change_was_rejected_since_is_refused_under
     assert [c["id"] for c in cli("change", "list", "--json").json()["change_requests"]] == [1]
     assert audit(cli, "change:created")[0]["data"]["change_request_id"] == 1
     assert len(audit(cli, "change:created")) == 1
+    # Refused before it started, it changed nothing: the next request counts no failure for it.
+    assert cli("deploy", "1.0.0", "--to", "prod", "--actor", "ops").exit_code == 3
+    [rate] = [f for f in change(cli, 2)["risk"]["factors"] if f["factor"] == "change_failure_rate"]
+    assert rate["detail"] == "no finished deployment here yet: a first change"
 
 
 def test_a_deployment_scheduled_before_change_control_was_switched_on_opens_its_request_when_it_runs(

@@ -118,6 +118,8 @@ def _recent_states(
             Deployment.service.in_(list(services)),
             Deployment.kind == "deploy",
             Deployment.state.in_(sorted(FINISHED_STATES)),
+            # One refused or cancelled before it started changed nothing: no change, so no failure.
+            Deployment.started_at.is_not(None),
         )
         .order_by(Deployment.created_at.desc(), Deployment.id.desc())
         .limit(limit)
