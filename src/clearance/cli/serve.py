@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+from dataclasses import replace
 from types import FrameType
 from typing import Annotated
 
@@ -16,16 +17,21 @@ import typer
 from clearance.cli.options import ConfigPath
 from clearance.cli.output import err
 from clearance.errors import StoreError
-from clearance.workspace import open_workspace
+from clearance.workspace import open_store, open_workspace
 
 log = logging.getLogger("clearance.serve")
 
 
 def pool_size(workers: int) -> int:
-    """Store connections serve keeps: one for each thread that may hold one at a time (each
-    worker and its lease heartbeat, serve's heartbeat, the scheduler, the API's change check and a
-    request); a burst of API requests overflows into as many again (see Store)."""
-    return 2 * workers + 4
+    """Store connections the engine side of serve keeps: one for each thread that may hold one at a
+    time (each worker and its lease heartbeat, serve's heartbeat, the scheduler); overflow adds as
+    many again (see Store). The HTTP API has a pool of its own (API_POOL_SIZE), so a burst of SDK
+    requests can never hold back a lease renewal."""
+    return 2 * workers + 2
+
+
+# The API's change check and its requests that touch the store (register, metrics, admin).
+API_POOL_SIZE = 4
 
 
 def serve(
@@ -95,7 +101,8 @@ def serve(
     # --- flag server (HTTP API): one more thread, stopped by the same event ---
     from clearance.api.server import run_api
 
-    threads.append(threading.Thread(target=run_api, args=(ws, stop, host, port), name="api"))
+    api_ws = replace(ws, store=open_store(ws.settings, ws.root, pool_size=API_POOL_SIZE))
+    threads.append(threading.Thread(target=run_api, args=(api_ws, stop, host, port), name="api"))
     # --- end flag server ---
     for thread in threads:
         thread.start()
@@ -111,4 +118,5 @@ def serve(
         pass
     for thread in threads:
         thread.join()
+    api_ws.store.dispose()
     ws.store.dispose()
