@@ -12,7 +12,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +27,7 @@ from clearance.flags.openfeature import ClearanceProvider
 from clearance.workspace import open_workspace
 from support.cli import CliRunner, clearance_command
 from support.envoy import free_port
+from support.flag_cli import audit, ok, rollout, show, wait
 from support.store import execute
 
 from .conftest import Project
@@ -122,18 +123,11 @@ class ErrorRate:
         api.clear_providers()
 
 
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
-
 @contextlib.contextmanager
 def _serve(project: Project, cli: CliRunner, steps: str) -> Iterator[ErrorRate]:
     """A real `clearance serve --no-agent` (engine worker and flag API; nothing runs a service)
     and the error-rate endpoint reading its flags; clearance.yaml points the metric at it."""
-    token = _ok(cli, "token", "create", "--env", "prod", "--json").json()["token"]
+    token = ok(cli, "token", "create", "--env", "prod", "--json").json()["token"]
     port = free_port()
     metrics = ErrorRate()
     project.write_config(CONFIG.replace("@STEPS@\n", steps).replace("@METRICS@", str(metrics.port)))
@@ -147,7 +141,7 @@ def _serve(project: Project, cli: CliRunner, steps: str) -> Iterator[ErrorRate]:
     )
     log.close()
     try:
-        _wait(lambda: _answers(process, project, port), "clearance serve to answer")
+        wait(lambda: _answers(process, project, port), "clearance serve to answer")
         metrics.connect(f"http://127.0.0.1:{port}/api", token)
         yield metrics
     finally:
@@ -164,33 +158,10 @@ def _answers(process: subprocess.Popen[bytes], project: Project, port: int) -> b
         return False
 
 
-def _ok(cli: CliRunner, *args: str) -> Any:
-    result = cli(*args)
-    assert result.exit_code == 0, result
-    return result
-
-
-def _rollout(cli: CliRunner, flag: str) -> tuple[bool, str]:
-    prod = _ok(cli, "flag", "show", flag, "--json").json()["flag"]["environments"]["prod"]
-    return prod["enabled"], prod["strategies"][0]["parameters"]["rollout"]
-
-
-def _audit(cli: CliRunner, tag: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = _ok(cli, "audit", "list", "--json", "--tag", tag).json()["entries"]
-    return entries
-
-
-def _show(cli: CliRunner, deployment_id: int) -> dict[str, Any]:
-    document: dict[str, Any] = _ok(cli, "deployment", "show", str(deployment_id), "--json").json()[
-        "deployment"
-    ]
-    return document
-
-
 def _release(cli: CliRunner, version: str, flag: str) -> None:
-    _ok(cli, "flag", "create", flag)
-    _ok(cli, "release", "create", version, "--no-deploy")
-    _ok(cli, "release", "flag", version, flag)
+    ok(cli, "flag", "create", flag)
+    ok(cli, "release", "create", version, "--no-deploy")
+    ok(cli, "release", "flag", version, flag)
 
 
 def test_a_flag_only_release_walks_its_flag_and_a_harmful_one_is_switched_off(
@@ -202,15 +173,15 @@ def test_a_flag_only_release_walks_its_flag_and_a_harmful_one_is_switched_off(
         healthy = cli("deploy", "1.0.0", "--to", "prod", "--wait", "--json")
         harmful = cli("deploy", "2.0.0", "--to", "prod", "--wait", "--json")
         # The endpoint follows the flag: nobody gets new-checkout any more, so nobody fails.
-        _wait(lambda: metrics.error_rate() == 0.0, "the endpoint to see the flag switched off", 10)
+        wait(lambda: metrics.error_rate() == 0.0, "the endpoint to see the flag switched off", 10)
 
     # The healthy flag went 20 → 60 → 100 % after the script step; nothing was deployed or measured
     # through Envoy, and the error rate stayed 0.
     assert healthy.exit_code == 0, healthy
     [first] = healthy.json()["deployments"]
     assert first["state"] == "succeeded"
-    assert _rollout(cli, "search-v2") == (True, "100")
-    shown = _show(cli, first["id"])
+    assert rollout(cli, "search-v2") == (True, "100")
+    shown = show(cli, first["id"])
     assert [(s["name"], s["kind"], s["state"]) for s in shown["steps"]] == [
         ("migrate", "script", "succeeded"),
         ("set flag rollout 20%", "set_rollout", "succeeded"),
@@ -234,8 +205,8 @@ def test_a_flag_only_release_walks_its_flag_and_a_harmful_one_is_switched_off(
     assert second["state"] == "rolled_back"
     assert "analysis errors failed" in second["reason"], second
     assert second["reason"].endswith("flag new-checkout switched off (0%)"), second  # no version to restore
-    assert _rollout(cli, "new-checkout") == (True, "0")
-    shown = _show(cli, second["id"])
+    assert rollout(cli, "new-checkout") == (True, "0")
+    shown = show(cli, second["id"])
     values = [(m["phase"], m["value"]) for m in shown["measurements"]]
     # The first failed measurement ends the analysis (failure_limit 0).
     assert [p for p, _ in values] == ["successful", "successful", "failed"], values
@@ -254,14 +225,14 @@ def test_a_flag_only_release_walks_its_flag_and_a_harmful_one_is_switched_off(
         "rollout": 0,
         "set_by_deployment": 0,
     }
-    [killed] = _audit(cli, "flag:kill-switch")
+    [killed] = audit(cli, "flag:kill-switch")
     assert killed["subject"] == "flag:new-checkout" and killed["data"]["deployment_id"] == second["id"]
     failing = [m for m in killed["data"]["measurements"] if m["phase"] == "failed"]
     assert len(failing) == 1 and failing[0]["value"] > 0.4, killed
     assert failing[0]["success_condition"] == "result < 0.4"
-    [rolled_back] = _audit(cli, "deployment:rolled-back")
+    [rolled_back] = audit(cli, "deployment:rolled-back")
     assert rolled_back["data"]["flag_switched_off"] is True and "restored" not in rolled_back["data"]
-    sets = [(e["subject"], e["data"]["percentage"]) for e in reversed(_audit(cli, "flag:rollout-set"))]
+    sets = [(e["subject"], e["data"]["percentage"]) for e in reversed(audit(cli, "flag:rollout-set"))]
     assert sets == [
         ("flag:search-v2", 20),
         ("flag:search-v2", 60),
@@ -269,7 +240,7 @@ def test_a_flag_only_release_walks_its_flag_and_a_harmful_one_is_switched_off(
         ("flag:new-checkout", 20),
         ("flag:new-checkout", 60),
     ]
-    human = _ok(cli, "deployment", "show", str(second["id"])).stdout
+    human = ok(cli, "deployment", "show", str(second["id"])).stdout
     assert "flag: new-checkout on for 0% of users in prod (this deployment set 0%)" in human
 
 
@@ -277,38 +248,38 @@ def test_an_inconclusive_analysis_waits_for_promote_or_abort(project: Project, c
     _release(cli, "1.0.0", "new-checkout")
     _release(cli, "1.1.0", "dark-mode")
     with _serve(project, cli, UNDECIDED) as metrics:
-        first = _ok(cli, "deploy", "1.0.0", "--to", "prod", "--json").json()["deployments"][0]["id"]
-        _wait(lambda: "waiting for a decision" in _output(cli, first), "the inconclusive analysis")
+        first = ok(cli, "deploy", "1.0.0", "--to", "prod", "--json").json()["deployments"][0]["id"]
+        wait(lambda: "waiting for a decision" in _output(cli, first), "the inconclusive analysis")
         # 30 % of the users fail: neither under 0.1 (success) nor over 0.5 (failure).
-        shown = _show(cli, first)
+        shown = show(cli, first)
         assert shown["state"] == "running" and shown["flag"]["rollout"] == 30
         assert [m["phase"] for m in shown["measurements"]] == ["inconclusive"]
         watching = project.start("deployment", "watch", str(first), "--interval", "0.2", "--json")
-        _ok(cli, "promote", str(first))
-        _wait(lambda: _show(cli, first)["state"] != "running", "the promoted rollout to end")
+        ok(cli, "promote", str(first))
+        wait(lambda: show(cli, first)["state"] != "running", "the promoted rollout to end")
         out, err = watching.communicate(timeout=30)
         assert watching.returncode == 0, err
         watched = json.loads(out)
 
         metrics.watched = "dark-mode"
-        second = _ok(cli, "deploy", "1.1.0", "--to", "prod", "--json").json()["deployments"][0]["id"]
-        _wait(lambda: "waiting for a decision" in _output(cli, second), "the inconclusive analysis")
-        assert _rollout(cli, "dark-mode") == (True, "30")
-        _ok(cli, "abort", str(second), "--actor", "bob")
-        _wait(lambda: _show(cli, second)["state"] != "running", "the aborted rollout to end")
+        second = ok(cli, "deploy", "1.1.0", "--to", "prod", "--json").json()["deployments"][0]["id"]
+        wait(lambda: "waiting for a decision" in _output(cli, second), "the inconclusive analysis")
+        assert rollout(cli, "dark-mode") == (True, "30")
+        ok(cli, "abort", str(second), "--actor", "bob")
+        wait(lambda: show(cli, second)["state"] != "running", "the aborted rollout to end")
 
     # `deployment watch` followed the promoted one to its end, flag and all.
     assert watched["deployment"]["state"] == "succeeded"
     assert watched["deployment"]["flag"]["rollout"] == 100
-    assert _rollout(cli, "new-checkout") == (True, "100")
-    assert _show(cli, second)["state"] == "rolled_back"
-    assert _rollout(cli, "dark-mode") == (True, "0")
-    [killed] = _audit(cli, "flag:kill-switch")
+    assert rollout(cli, "new-checkout") == (True, "100")
+    assert show(cli, second)["state"] == "rolled_back"
+    assert rollout(cli, "dark-mode") == (True, "0")
+    [killed] = audit(cli, "flag:kill-switch")
     assert killed["data"]["deployment_id"] == second and "aborted by bob" in killed["data"]["reason"]
 
 
 def _output(cli: CliRunner, deployment_id: int) -> str:
-    return "".join(s["output"] for s in _show(cli, deployment_id)["steps"])
+    return "".join(s["output"] for s in show(cli, deployment_id)["steps"])
 
 
 TWO_SERVICES = """\
@@ -334,7 +305,7 @@ def test_services_sharing_a_flag_never_lower_it_and_need_no_server_or_agent(
 ) -> None:
     project.write_config(TWO_SERVICES)
     _release(cli, "1.0.0", "new-checkout")
-    result = _ok(cli, "deploy", "1.0.0", "--to", "prod", "--json")  # runs here: no serve, no agent
+    result = ok(cli, "deploy", "1.0.0", "--to", "prod", "--json")  # runs here: no serve, no agent
     first, second = result.json()["deployments"]
     assert (first["service"], first["state"], second["service"], second["state"]) == (
         "api",
@@ -342,27 +313,27 @@ def test_services_sharing_a_flag_never_lower_it_and_need_no_server_or_agent(
         "ui",
         "succeeded",
     )
-    assert _rollout(cli, "new-checkout") == (True, "100")
+    assert rollout(cli, "new-checkout") == (True, "100")
     # The second service found the flag at 100 % and left it there: three changes, not six.
     sets = [
         (e["data"]["percentage"], e["data"]["deployment_id"])
-        for e in reversed(_audit(cli, "flag:rollout-set"))
+        for e in reversed(audit(cli, "flag:rollout-set"))
     ]
     assert sets == [(20, first["id"]), (60, first["id"]), (100, first["id"])]
-    output = [s["output"] for s in _show(cli, second["id"])["steps"]]
+    output = [s["output"] for s in show(cli, second["id"])["steps"]]
     assert output[0] == "flag new-checkout: already on for 100% of users in prod\n"
-    assert _show(cli, second["id"])["flag"]["set_by_deployment"] == 100
+    assert show(cli, second["id"])["flag"]["set_by_deployment"] == 100
     assert execute(project.database_url, "SELECT count(*) FROM agents") == [(0,)]  # no agent was needed
     # A rollback redeploys the older release and leaves flags alone: no flag steps at all.
     _release(cli, "1.1.0", "dark-mode")
-    _ok(cli, "deploy", "1.1.0", "--to", "prod")
-    back = _ok(cli, "rollback", "prod", "--json").json()["deployments"]
+    ok(cli, "deploy", "1.1.0", "--to", "prod")
+    back = ok(cli, "rollback", "prod", "--json").json()["deployments"]
     assert [(d["version"], d["kind"], d["state"]) for d in back] == [
         ("1.0.0", "rollback", "succeeded"),
         ("1.0.0", "rollback", "succeeded"),
     ]
-    assert _show(cli, back[0]["id"])["steps"] == [] and _show(cli, back[0]["id"])["flag"] is None
-    assert _rollout(cli, "dark-mode") == (True, "100") and _rollout(cli, "new-checkout") == (True, "100")
+    assert show(cli, back[0]["id"])["steps"] == [] and show(cli, back[0]["id"])["flag"] is None
+    assert rollout(cli, "dark-mode") == (True, "100") and rollout(cli, "new-checkout") == (True, "100")
 
 
 CODE_AND_FLAG = """\
@@ -389,7 +360,7 @@ def test_a_flag_only_rollout_waits_for_the_code_that_reads_its_flag(project: Pro
     project.write_config(CODE_AND_FLAG)
     _release(cli, "1.0.0", "new-checkout")
     due = datetime.now(UTC) + timedelta(seconds=2)
-    queued = _ok(cli, "deploy", "1.0.0", "--to", "prod", "--at", due.isoformat(), "--json")
+    queued = ok(cli, "deploy", "1.0.0", "--to", "prod", "--at", due.isoformat(), "--json")
     # The service that runs the code is queued first, whatever the config's order.
     web, ui = queued.json()["deployments"]
     assert (web["service"], ui["service"]) == ("web", "ui") and web["id"] < ui["id"]

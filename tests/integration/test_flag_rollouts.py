@@ -9,14 +9,14 @@ import contextlib
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from clearance.demo.loadgen import LoadGenerator
 from support.cli import CliRunner, clearance_command
+from support.flag_cli import audit, ok, rollout, wait
 from support.store import execute
 
 from .conftest import Project
@@ -77,7 +77,7 @@ def _start_serve(project: Project, port: int) -> subprocess.Popen[bytes]:
         stderr=log,
     )
     log.close()
-    _wait(lambda: _answers(process, project, port), "clearance serve to answer")
+    wait(lambda: _answers(process, project, port), "clearance serve to answer")
     return process
 
 
@@ -87,13 +87,6 @@ def _answers(process: subprocess.Popen[bytes], project: Project, port: int) -> b
         return httpx.get(f"http://127.0.0.1:{port}/api/client/features").status_code == 401
     except httpx.TransportError:
         return False
-
-
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -108,34 +101,18 @@ def _serve(project: Project, cli: CliRunner, port: int) -> Iterator[list[subproc
         cli("agent", "--stop")
 
 
-def _ok(cli: CliRunner, *args: str) -> Any:
-    result = cli(*args)
-    assert result.exit_code == 0, result
-    return result
-
-
-def _rollout(cli: CliRunner, flag: str) -> tuple[bool, str]:
-    prod = _ok(cli, "flag", "show", flag, "--json").json()["flag"]["environments"]["prod"]
-    return prod["enabled"], prod["strategies"][0]["parameters"]["rollout"]
-
-
-def _audit(cli: CliRunner, tag: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = _ok(cli, "audit", "list", "--json", "--tag", tag).json()["entries"]
-    return entries
-
-
 def test_a_harmful_flag_is_switched_off_automatically_and_a_healthy_one_reaches_100_percent(
     project: Project, cli: CliRunner
 ) -> None:
-    token = _ok(cli, "token", "create", "--env", "prod", "--json").json()["token"]
+    token = ok(cli, "token", "create", "--env", "prod", "--json").json()["token"]
     service_port, api_port = _free_port(), _free_port()
     command = COMMAND.replace("@API@", str(api_port)).replace("@TOKEN@", token)
     project.write_config(CONFIG.replace("@COMMAND@", command).replace("@PORT@", str(service_port)))
     for flag in ("search-v2", "new-checkout"):
-        _ok(cli, "flag", "create", flag)
+        ok(cli, "flag", "create", flag)
     for version, flag in (("1.0.0", "search-v2"), ("2.0.0", "new-checkout")):
-        _ok(cli, "release", "create", version, "--no-deploy")
-        _ok(cli, "release", "flag", version, flag)
+        ok(cli, "release", "create", version, "--no-deploy")
+        ok(cli, "release", "flag", version, flag)
     with (
         _serve(project, cli, api_port),
         LoadGenerator(f"http://127.0.0.1:{service_port}/", rate=50, connections=4) as load,
@@ -149,20 +126,20 @@ def test_a_harmful_flag_is_switched_off_automatically_and_a_healthy_one_reaches_
     assert healthy.exit_code == 0, healthy
     [first] = healthy.json()["deployments"]
     assert first["state"] == "succeeded"
-    assert _rollout(cli, "search-v2") == (True, "100")
-    sets = [e["data"] for e in reversed(_audit(cli, "flag:rollout-set"))]
+    assert rollout(cli, "search-v2") == (True, "100")
+    sets = [e["data"] for e in reversed(audit(cli, "flag:rollout-set"))]
     assert [(d["percentage"], d["deployment_id"]) for d in sets if d["environment"] == "prod"][:3] == [
         (20, first["id"]),
         (50, first["id"]),
         (100, first["id"]),
     ]
-    shown = _ok(cli, "release", "show", "1.0.0", "--json").json()["release"]
+    shown = ok(cli, "release", "show", "1.0.0", "--json").json()["release"]
     assert [(f["name"], f["rollout"], f["cleanup_proposed"]) for f in shown["flags"]] == [
         ("search-v2", {"prod": 100}, True)
     ]
-    proposed = _audit(cli, "release:flag-cleanup-proposed")
+    proposed = audit(cli, "release:flag-cleanup-proposed")
     assert [(e["data"]["version"], e["data"]["flag"]) for e in proposed] == [("1.0.0", "search-v2")]
-    assert "proposed for clean-up" in _ok(cli, "release", "show", "1.0.0").stdout
+    assert "proposed for clean-up" in ok(cli, "release", "show", "1.0.0").stdout
 
     # The harmful one got 20 % of the users, failed their requests, and was switched off.
     assert faulty.exit_code == 1, faulty
@@ -170,22 +147,22 @@ def test_a_harmful_flag_is_switched_off_automatically_and_a_healthy_one_reaches_
     assert second["state"] == "rolled_back"
     assert "analysis errors failed" in second["reason"], second
     assert "flag new-checkout switched off (0%)" in second["reason"], second
-    assert _rollout(cli, "new-checkout") == (True, "0")  # on, at 0 %: nobody gets it
+    assert rollout(cli, "new-checkout") == (True, "0")  # on, at 0 %: nobody gets it
     assert served == {"1.0.0"}
     assert report.by_status.get(500, 0) > 0, report.render()  # the flag really did harm
     new_checkout = [
-        e["data"] for e in reversed(_audit(cli, "flag:rollout-set")) if e["subject"] == "flag:new-checkout"
+        e["data"] for e in reversed(audit(cli, "flag:rollout-set")) if e["subject"] == "flag:new-checkout"
     ]
     assert [(d["percentage"], d["deployment_id"]) for d in new_checkout] == [(20, second["id"])]
-    [killed] = _audit(cli, "flag:kill-switch")
+    [killed] = audit(cli, "flag:kill-switch")
     assert killed["subject"] == "flag:new-checkout"
     assert killed["data"]["deployment_id"] == second["id"] and killed["data"]["percentage"] == 0
     failing = [m for m in killed["data"]["measurements"] if m["phase"] == "failed"]
     assert failing and all(m["value"] > 0.05 for m in failing), killed
     assert failing[0]["success_condition"] == "result < 0.05"
-    [rolled_back] = _audit(cli, "deployment:rolled-back")
+    [rolled_back] = audit(cli, "deployment:rolled-back")
     assert rolled_back["data"]["flag"] == "new-checkout" and rolled_back["data"]["flag_switched_off"] is True
-    steps = _ok(cli, "deployment", "show", str(second["id"]), "--json").json()["deployment"]["steps"]
+    steps = ok(cli, "deployment", "show", str(second["id"]), "--json").json()["deployment"]["steps"]
     assert [(s["name"], s["state"]) for s in steps] == [
         ("deploy: new version takes all traffic, dark behind its flag", "succeeded"),
         ("set flag rollout 20%", "succeeded"),
@@ -195,9 +172,7 @@ def test_a_harmful_flag_is_switched_off_automatically_and_a_healthy_one_reaches_
         ("finish: the flag reaches 100%", "skipped"),
     ]
     # Nothing proposes the switched-off flag for clean-up.
-    assert not _ok(cli, "release", "show", "2.0.0", "--json").json()["release"]["flags"][0][
-        "cleanup_proposed"
-    ]
+    assert not ok(cli, "release", "show", "2.0.0", "--json").json()["release"]["flags"][0]["cleanup_proposed"]
 
 
 def test_a_flag_rollout_needs_exactly_one_flag_and_refuses_before_anything_is_queued(
@@ -208,20 +183,20 @@ def test_a_flag_rollout_needs_exactly_one_flag_and_refuses_before_anything_is_qu
             "@PORT@", str(_free_port())
         )
     )
-    _ok(cli, "release", "create", "1.0.0", "--no-deploy")
+    ok(cli, "release", "create", "1.0.0", "--no-deploy")
     none = cli("deploy", "1.0.0", "--to", "prod")
     assert none.exit_code == 2
     assert "release 1.0.0 has no linked flag" in none.stderr
     for flag in ("a", "b"):
-        _ok(cli, "flag", "create", flag)
-        _ok(cli, "release", "flag", "1.0.0", flag)
+        ok(cli, "flag", "create", flag)
+        ok(cli, "release", "flag", "1.0.0", flag)
     two = cli("deploy", "1.0.0", "--to", "prod")
     assert two.exit_code == 2 and "has 2 linked flags (a, b)" in two.stderr
     assert execute(project.database_url, "SELECT count(*) FROM deployments") == [(0,)]
     assert cli("release", "flag", "1.0.0", "missing").exit_code == 4
     assert cli("release", "flag", "9.9.9", "a").exit_code == 4
     assert cli("release", "flag", "1.0.0", "missing", "--unlink").exit_code == 4
-    linked = [e["data"]["flag"] for e in _audit(cli, "release:flag-linked")]
+    linked = [e["data"]["flag"] for e in audit(cli, "release:flag-linked")]
     assert sorted(linked) == ["a", "b"]
 
 
@@ -261,36 +236,36 @@ def test_a_flag_rollout_survives_a_killed_server_and_obeys_promote_and_abort(
     text = CONFIG.replace("@COMMAND@", command).replace("@PORT@", str(service_port)).replace(STEPS, PAUSED)
     project.write_config(text)
     for version, flag in (("1.0.0", "search-v2"), ("1.1.0", "new-checkout")):
-        _ok(cli, "flag", "create", flag)
-        _ok(cli, "release", "create", version, "--no-deploy")
-        _ok(cli, "release", "flag", version, flag)
+        ok(cli, "flag", "create", flag)
+        ok(cli, "release", "create", version, "--no-deploy")
+        ok(cli, "release", "flag", version, flag)
     with _serve(project, cli, api_port) as server:
-        queued = _ok(cli, "deploy", "1.0.0", "--to", "prod", "--json").json()
+        queued = ok(cli, "deploy", "1.0.0", "--to", "prod", "--json").json()
         assert queued["queued"] is True
         first = queued["deployments"][0]["id"]
-        _wait(lambda: _step_state(project, first, "pause until promoted") == "running", "the pause")
-        assert _rollout(cli, "search-v2") == (True, "30")
+        wait(lambda: _step_state(project, first, "pause until promoted") == "running", "the pause")
+        assert rollout(cli, "search-v2") == (True, "30")
         server[0].send_signal(signal.SIGKILL)
         server[0].wait(timeout=10)
         server[0] = _start_serve(project, api_port)
-        _wait(lambda: bool(_audit(cli, "deployment:resumed")), "the new server to resume the rollout")
+        wait(lambda: bool(audit(cli, "deployment:resumed")), "the new server to resume the rollout")
         assert _step_state(project, first, "pause until promoted") == "running"
-        _ok(cli, "promote", str(first))
-        _wait(lambda: _state(project, first) != "running", "the promoted rollout to end")
+        ok(cli, "promote", str(first))
+        wait(lambda: _state(project, first) != "running", "the promoted rollout to end")
         assert _state(project, first) == "succeeded"
-        assert _rollout(cli, "search-v2") == (True, "100")
+        assert rollout(cli, "search-v2") == (True, "100")
         # Resuming set nothing twice: "30 %" is one change, made once.
-        shares = [e["data"]["percentage"] for e in reversed(_audit(cli, "flag:rollout-set"))]
+        shares = [e["data"]["percentage"] for e in reversed(audit(cli, "flag:rollout-set"))]
         assert shares == [30, 100]
 
-        second = _ok(cli, "deploy", "1.1.0", "--to", "prod", "--json").json()["deployments"][0]["id"]
-        _wait(lambda: _step_state(project, second, "pause until promoted") == "running", "the pause")
-        assert _rollout(cli, "new-checkout") == (True, "30")
-        _ok(cli, "abort", str(second), "--actor", "bob")
-        _wait(lambda: _state(project, second) != "running", "the aborted rollout to end")
+        second = ok(cli, "deploy", "1.1.0", "--to", "prod", "--json").json()["deployments"][0]["id"]
+        wait(lambda: _step_state(project, second, "pause until promoted") == "running", "the pause")
+        assert rollout(cli, "new-checkout") == (True, "30")
+        ok(cli, "abort", str(second), "--actor", "bob")
+        wait(lambda: _state(project, second) != "running", "the aborted rollout to end")
     assert _state(project, second) == "rolled_back"
-    assert _rollout(cli, "new-checkout") == (True, "0")
-    [killed] = _audit(cli, "flag:kill-switch")
+    assert rollout(cli, "new-checkout") == (True, "0")
+    [killed] = audit(cli, "flag:kill-switch")
     assert killed["data"]["deployment_id"] == second and "aborted by bob" in killed["data"]["reason"]
 
 
@@ -300,19 +275,19 @@ def test_a_flag_rollout_whose_deploy_command_dies_is_switched_off_when_found_int
     command = "exec $CLEARANCE_PYTHON -m clearance.demo.sample_service"
     text = CONFIG.replace("@COMMAND@", command).replace("@PORT@", str(_free_port())).replace(STEPS, PAUSED)
     project.write_config(text)
-    _ok(cli, "flag", "create", "new-checkout")
-    _ok(cli, "release", "create", "1.0.0", "--no-deploy")
-    _ok(cli, "release", "flag", "1.0.0", "new-checkout")
+    ok(cli, "flag", "create", "new-checkout")
+    ok(cli, "release", "create", "1.0.0", "--no-deploy")
+    ok(cli, "release", "flag", "1.0.0", "new-checkout")
     deploying = project.start("deploy", "1.0.0", "--to", "prod", CLEARANCE_LEASE_SECONDS="2")
     try:
-        _wait(lambda: _step_state(project, 1, "pause until promoted") == "running", "the pause")
-        assert _rollout(cli, "new-checkout") == (True, "30")
+        wait(lambda: _step_state(project, 1, "pause until promoted") == "running", "the pause")
+        assert rollout(cli, "new-checkout") == (True, "30")
         deploying.send_signal(signal.SIGKILL)  # no server to resume it: nobody can finish it
         deploying.communicate(timeout=10)
         time.sleep(2.5)  # its lease runs out
         # The next command that opens the project finds the orphan.
-        _wait(
-            lambda: _ok(cli, "deployment", "show", "1", "--json").json()["deployment"]["state"] != "running",
+        wait(
+            lambda: ok(cli, "deployment", "show", "1", "--json").json()["deployment"]["state"] != "running",
             "the deployment to be found interrupted",
         )
     finally:
@@ -321,6 +296,6 @@ def test_a_flag_rollout_whose_deploy_command_dies_is_switched_off_when_found_int
             deploying.communicate(timeout=10)
         cli("agent", "--stop")
     assert _state(project, 1) == "failed"
-    assert _rollout(cli, "new-checkout") == (True, "0")
-    [killed] = _audit(cli, "flag:kill-switch")
+    assert rollout(cli, "new-checkout") == (True, "0")
+    [killed] = audit(cli, "flag:kill-switch")
     assert killed["data"]["deployment_id"] == 1 and killed["data"]["reason"] == "interrupted"
