@@ -178,9 +178,13 @@ class Rollout(Steering):
                 retired = all(r.version == self.version or r.version in others for r in observed.replicas)
                 if ready >= new.replicas and applied == new.weight and retired:
                     return
-                if observed.error:
-                    self._check_deadline(deadline, f"the target reports: {observed.error}")
-            self._check_deadline(deadline, self._not_ready_reason(observed, new.replicas))
+            # One check with one reason: the target's own error (no Envoy, a port taken) says more
+            # than a count of replicas that never became ready.
+            if observed is not None and observed.error:
+                reason = f"the target reports: {observed.error}"
+            else:
+                reason = self._not_ready_reason(observed, new.replicas)
+            self._check_deadline(deadline, reason)
             self.sleep()
 
     def _not_ready_reason(self, observed: ObservedState | None, wanted: int) -> str:
