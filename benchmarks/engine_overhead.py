@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ lifecycle:
 
 
 def run(label: str, deployments: int, pool_size: int) -> None:
+    home = Path.cwd()
     root = Path(tempfile.mkdtemp(prefix="clearance-engine-"))
     (root / "clearance.yaml").write_text(CONFIG, encoding="utf-8")
     os.chdir(root)
@@ -50,6 +52,8 @@ def run(label: str, deployments: int, pool_size: int) -> None:
         assert outcome.ok
     took = time.perf_counter() - started
     ws.store.dispose()
+    os.chdir(home)
+    shutil.rmtree(root, ignore_errors=True)
     print(
         f"  {label:24s} {deployments} deployments in {took:.2f} s: {deployments / took:6.1f} per second "
         f"({1000 * took / deployments:.1f} ms each)"
@@ -75,6 +79,7 @@ def main() -> None:
             run(f"PostgreSQL, {label}", args.deployments, size)
     finally:
         server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -114,6 +115,7 @@ def zero_downtime(rate: float) -> None:
             )
         finally:
             clearance(root, "agent", "--stop")
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def rollback_reaction(rate: float) -> None:
@@ -156,6 +158,7 @@ def rollback_reaction(rate: float) -> None:
         )
     finally:
         clearance(root, "agent", "--stop")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
