@@ -1,4 +1,4 @@
-"""`clearance change list|show|approve|reject`: the change requests of change-controlled environments."""
+"""`clearance change list|show|approve|reject|cancel`: the change requests of change-controlled environments."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from clearance.gates.changes.service import find_change
 from clearance.workspace import open_workspace
 
 change_app = typer.Typer(
-    help="Change requests (ITIL mode): list, show, approve, reject.", no_args_is_help=True
+    help="Change requests (ITIL mode): list, show, approve, reject, cancel.", no_args_is_help=True
 )
 
 ChangeId = Annotated[int, typer.Argument(help="The change request's number (as `change list` shows).")]
@@ -29,6 +29,7 @@ _STYLE = {
     "rejected": "[bold red]✘ rejected[/]",
     "implemented": "[green]✔ implemented[/]",
     "failed": "[red]✘ failed[/]",
+    "cancelled": "[dim]– cancelled[/]",
 }
 
 
@@ -205,3 +206,27 @@ def reject(
     """Reject a change request: it is closed, and deploying the release again opens a new one, which
     the CAB reviews (never pre-approved)."""
     _decide(change_id, False, comment, False, actor, config, as_json)
+
+
+@change_app.command("cancel")
+def cancel(
+    change_id: ChangeId,
+    reason: Annotated[str, typer.Option("--reason", help="Why it is withdrawn (required, audited).")],
+    actor: Actor = None,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Withdraw a pending or approved change request, and cancel its deployments still waiting
+    (scheduled ones included). Only its requester or a release-manager may; refused (exit 3) while
+    one of its deployments runs (`clearance abort` it first) and for closed requests."""
+    from clearance.delivery.scheduled import cancel_change
+
+    ws = open_workspace(config, actor=actor)
+    cancelled = cancel_change(ws, change_id, reason=reason)
+    with ws.store.transaction() as session:
+        document = change_json(ws, session, find_change(session, ws.project_id, change_id))
+    if as_json:
+        emit_json({"change_request": document, "cancelled_deployments": cancelled})
+        return
+    also = f"; deployment(s) {', '.join(map(str, cancelled))} cancelled with it" if cancelled else ""
+    err().print(f"change request #{change_id} [dim]– cancelled[/] by {escape(ws.actor)}{also}")

@@ -1,11 +1,11 @@
 """The life of a change request and the judging of the decisions on it. Pure: `changes.service`
 reads the facts from the store.
 
-    pending     -> approved (its rule is met; a standard change at once) | rejected
+    pending     -> approved (its rule is met; a standard change at once) | rejected | cancelled
     approved    -> implemented | failed (once all its deployments have finished, see `outcome`)
-                   | rejected
+                   | rejected | cancelled (withdrawn while none of its deployments runs)
     implemented -> failed (backed out: `clearance rollback` of one of its deployments)
-    rejected, implemented, failed: closed (deploying again opens a new request)
+    rejected, implemented, failed, cancelled: closed (deploying again opens a new request)
 
 A normal change needs the `cab` rule, an emergency change the `emergency.approvers` rule met by
 `--emergency` approvals. For every person only the newest decision counts. Under separation of
@@ -36,6 +36,7 @@ class ChangeState(StrEnum):
     REJECTED = "rejected"
     IMPLEMENTED = "implemented"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # withdrawn by its requester or a release manager before it was implemented
 
 
 OPEN = frozenset({ChangeState.PENDING, ChangeState.APPROVED})

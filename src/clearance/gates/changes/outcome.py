@@ -8,6 +8,8 @@ by a rollback, and the deployments a server runs at their scheduled time tied to
                                                        approval stands and deploying again uses it)
     implemented, then `clearance rollback`           -> failed, backed out (ITIL: a change remediated
                                                        by its back-out plan is an unsuccessful change)
+    pending or approved, `clearance change cancel`   -> cancelled (withdrawn: its deployments still
+                                                       waiting are cancelled; refused while one runs)
 
 `settlement` is the pure rule; the rest reads and writes the store, audited.
 """
@@ -22,10 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearance.audit.service import record
-from clearance.gates.changes.cab import ChangeState
+from clearance.errors import Refused
+from clearance.gates.changes.cab import OPEN, ChangeState
 from clearance.gates.changes.service import ChangeClearance, implement_change
 from clearance.store import Deployment
-from clearance.store.tables import ChangeRequestRow
+from clearance.store.tables import ChangeRequestRow, UserRow
 
 if TYPE_CHECKING:
     from clearance.workspace import Workspace
@@ -34,14 +37,18 @@ __all__ = [
     "DeploymentFact",
     "Settlement",
     "back_out_change",
+    "cancellation_refusal",
     "confirm_change",
     "facts_of",
     "implementation_note",
     "settle_change",
     "settlement",
+    "withdraw_change",
 ]
 
 ACTIVE = frozenset({"queued", "running"})
+# Who may withdraw a request besides the person who asked for it.
+WITHDRAWING_ROLE = "release-manager"
 _UNSUCCESSFUL = frozenset({"failed", "rolled_back", "cancelled"})
 
 
@@ -195,3 +202,49 @@ def confirm_change(
             "scheduled": True,
         }
         record(session, actor=ws.actor, tag="change:freeze-bypassed", subject=f"change:{row.id}", data=data)
+
+
+def cancellation_refusal(
+    session: Session, actor: str, row: ChangeRequestRow, deployments: Sequence[Deployment]
+) -> Refused | None:
+    """Why `actor` may not withdraw `row` now (None: they may). Only an open request can be withdrawn,
+    only by its requester or a release manager, and never while one of its deployments is running:
+    what runs is stopped with `clearance abort` first."""
+    if row.state not in OPEN:
+        return Refused(
+            f"change request #{row.id} is {row.state}: closed, there is nothing to cancel",
+            code="change-closed",
+        )
+    if actor != row.requested_by:
+        user = session.scalars(select(UserRow).where(UserRow.name == actor)).first()
+        if user is None or WITHDRAWING_ROLE not in {r.role for r in user.roles}:
+            return Refused(
+                f"{actor} may not cancel change request #{row.id}: only its requester "
+                f"({row.requested_by}) or a {WITHDRAWING_ROLE} may",
+                code="change-cancel-forbidden",
+                hint=f"`clearance user grant {actor} {WITHDRAWING_ROLE}`, or ask {row.requested_by}",
+            )
+    running = [d for d in deployments if d.state == "running" or (d.state == "queued" and d.lease_owner)]
+    if running:
+        ids = ", ".join(str(d.id) for d in running)
+        return Refused(
+            f"change request #{row.id} is being implemented: deployment {ids} is running",
+            code="change-being-implemented",
+            hint=f"stop it first with `clearance abort {running[0].id}`, then cancel the request",
+        )
+    return None
+
+
+def withdraw_change(
+    session: Session, actor: str, row: ChangeRequestRow, reason: str, cancelled: Sequence[int]
+) -> None:
+    """Close `row` as cancelled (its waiting deployments, `cancelled`, were cancelled by the caller)."""
+    was = row.state
+    row.state, row.reason = ChangeState.CANCELLED.value, f"cancelled by {actor}: {reason}"
+    data = {
+        "change_request_id": row.id,
+        "was": was,
+        "reason": reason,
+        "cancelled_deployment_ids": list(cancelled),
+    }
+    record(session, actor=actor, tag="change:cancelled", subject=f"change:{row.id}", data=data)
