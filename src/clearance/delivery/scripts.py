@@ -116,9 +116,10 @@ def run_script(
                 on_line(mask_secrets(line.rstrip("\n"), secrets))
 
     reader = threading.Thread(target=pump, name="script-output", daemon=True)
-    reader.start()
     timed_out = False
     try:
+        # Ctrl-C can come as soon as the script runs: from here on it stops the script too.
+        reader.start()
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
@@ -128,7 +129,8 @@ def run_script(
         raise Interrupted("interrupted while a script step ran") from exc
     finally:
         # A background child of the script may still hold the pipe open; don't wait for it forever.
-        reader.join(timeout=2)
+        if reader.ident is not None:
+            reader.join(timeout=2)
         if not reader.is_alive() and process.stdout is not None:
             process.stdout.close()
     text, truncated = cap_output(mask_secrets("".join(chunks), secrets), output_limit)
