@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
@@ -71,12 +72,19 @@ class Project:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_interruptible,
         )
 
     def write_config(self, text: str) -> Path:
         path = self.root / "clearance.yaml"
         path.write_text(textwrap.dedent(text), encoding="utf-8")
         return path
+
+
+def _interruptible() -> None:
+    """Ctrl-C as at a terminal: a test suite run in the background (`make test &`) starts with SIGINT
+    ignored, and a process inherits that, so a SIGINT the test sends would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
