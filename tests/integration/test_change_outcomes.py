@@ -258,7 +258,10 @@ def test_a_deployment_scheduled_before_change_control_was_switched_on_opens_its_
     while change(cli, 1)["state"] == "approved" and time.monotonic() < deadline:
         time.sleep(0.2)
     opened = change(cli, 1)
-    assert (opened["kind"], opened["state"], opened["requested_by"]) == ("standard", "implemented", "server")
+    # Opened by the server, for the person who scheduled the deployment (separation of duties sees them).
+    assert (opened["kind"], opened["state"], opened["requested_by"]) == ("standard", "implemented", "ops")
+    [created] = audit(cli, "change:created")
+    assert (created["actor"], created["data"]["requested_by"]) == ("server", "ops")
     [implementing] = audit(cli, "change:implementing")
     assert implementing["data"]["deployment_ids"] == [deployment_id]
 

@@ -188,6 +188,7 @@ def _create(
     policy: ChangeControlPolicy,
     previous: ChangeRequestRow | None,
     at: datetime | None,
+    requester: str,
 ) -> ChangeRequestRow:
     resubmitted = previous is not None and previous.state == ChangeState.REJECTED.value
     assessment = _assess(ws, session, release, environment, services, policy, at)
@@ -202,7 +203,7 @@ def _create(
         reason=f"resubmitted after change request #{previous.id} was rejected"
         if resubmitted and previous
         else "",
-        requested_by=ws.actor,
+        requested_by=requester,
     )
     _apply(row, kind, assessment)
     session.add(row)
@@ -217,6 +218,7 @@ def _create(
         "risk_score": row.risk_score,
         "risk_factors": row.risk_factors,
         "rollback_plan": row.rollback_plan,
+        "requested_by": row.requested_by,
         "resubmission_of": previous.id if resubmitted and previous else None,
     }
     record(session, actor=ws.actor, tag="change:created", subject=f"change:{row.id}", data=data)
@@ -275,15 +277,18 @@ def _current(
     services: Sequence[str],
     policy: ChangeControlPolicy,
     at: datetime | None,
+    requester: str,
 ) -> ChangeRequestRow:
-    """The open request for deploying `release` to `environment`, created when there is none."""
+    """The open request for deploying `release` to `environment`, created when there is none (asked
+    for by `requester`: a server running a scheduled deployment opens it for the person who scheduled it)."""
     query = select(ChangeRequestRow).where(
         ChangeRequestRow.release_id == release.id, ChangeRequestRow.environment == environment
     )
     rows = list(session.scalars(query.order_by(ChangeRequestRow.id.desc())))
     position = next((i for i, r in enumerate(rows) if r.state in OPEN), None)
     if position is None:
-        return _create(ws, session, release, environment, services, policy, rows[0] if rows else None, at)
+        previous = rows[0] if rows else None
+        return _create(ws, session, release, environment, services, policy, previous, at, requester)
     row = rows[position]
     if row.state == ChangeState.PENDING.value and not row.decisions:
         older = rows[position + 1] if position + 1 < len(rows) else None
@@ -355,7 +360,7 @@ def check_change(
     if change_request_id is not None:
         row = _scheduled_under(session, release, environment, change_request_id)
     else:
-        row = _current(ws, session, release, environment, services, policy, at)
+        row = _current(ws, session, release, environment, services, policy, at, requester or ws.actor)
     verdict = judge_request(session, policy, row, deployer=requester or ws.actor)
     emergency = row.kind == ChangeKind.EMERGENCY.value
     bypass = ("windows",) if emergency and verdict.approved else ()
