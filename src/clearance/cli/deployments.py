@@ -19,6 +19,7 @@ from clearance.cli.progress import ConsoleProgress
 from clearance.delivery import interventions
 from clearance.delivery import rollback as rollback_service
 from clearance.delivery import service as delivery
+from clearance.delivery.analysis.runs import readable
 from clearance.delivery.views import (
     change_requests_of,
     deployment_detail,
@@ -334,8 +335,8 @@ def _render(document: dict[str, Any], *, output_lines: int | None = None) -> Gro
     if document.get("measurements"):
         table = Table("analysis", "metric", "value", "phase", "at", box=None, padding=(0, 2))
         for m in document["measurements"][-10:]:
-            value = m["value"] if m["value"] is not None else m["error"]
-            table.add_row(m["analysis"], m["metric"], str(value), m["phase"], (m["finished_at"] or "")[11:19])
+            value = readable(m["value"]) if m["value"] is not None else m["error"]
+            table.add_row(m["analysis"], m["metric"], value, m["phase"], (m["finished_at"] or "")[11:19])
         parts.append(Text("  measurements:"))
         parts.append(table)
     return Group(*parts)

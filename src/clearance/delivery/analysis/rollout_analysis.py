@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from clearance.delivery.analysis.judge import Judgement, gather_samples, judge
-from clearance.delivery.analysis.runs import AnalysisPhase, AnalysisRun, MetricMeasurement
+from clearance.delivery.analysis.runs import AnalysisPhase, AnalysisRun, MetricMeasurement, readable
 from clearance.delivery.analysis.templates import AnalysisTemplate, JudgeSpec
 from clearance.delivery.metrics.registry import ProviderPool
 from clearance.delivery.outcomes import RolloutFailed
@@ -241,7 +241,7 @@ class RolloutAnalysis:
         if shown_on is None:
             return
         for m in taken:
-            shown = m.to_record()["value"]["result"]
+            shown = readable(m.to_record()["value"]["result"])
             prefix = "" if step else f"background {template}: "
             self.on_line(
                 shown_on,
@@ -265,6 +265,6 @@ def _last_failure(template: AnalysisTemplate, history: list[MetricMeasurement]) 
         return ""
     last = failing[-1]
     metric = template.metric(last.metric)
-    shown = last.to_record()["value"]["result"] if last.value is not None else last.error
+    shown = readable(last.to_record()["value"]["result"]) if last.value is not None else last.error
     rule = metric.success_condition or (f"not {metric.failure_condition}" if metric.failure_condition else "")
     return f"; last {last.metric} = {shown}" + (f" (needs {rule})" if rule else "")

@@ -269,6 +269,22 @@ def group_by_metric(
     return by_metric
 
 
+def readable(value: object) -> str:
+    """A measured value as people read it: floats to four significant digits (0.1667, 231.5),
+    whole ones without a fraction, lists and mappings item by item. What is stored stays exact."""
+    if isinstance(value, bool) or not isinstance(value, float | list | dict):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(readable(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {readable(v)}" for k, v in value.items()) + "}"
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+
+
 def _json_safe(value: MeasurementValue) -> float | str | list[float | str] | None:
     if isinstance(value, list):
         return [v if math.isfinite(v) else str(v) for v in value]

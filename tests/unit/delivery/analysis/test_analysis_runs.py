@@ -16,6 +16,7 @@ from clearance.delivery.analysis.runs import (
     due_at,
     evaluate,
     next_due,
+    readable,
     record,
     run_status,
     status,
@@ -366,3 +367,23 @@ def test_a_template_that_cannot_run_with_these_variables_is_a_config_error_up_fr
         "metrics.0.provider: admin_url: unknown variable '{{proxy_admin_url}}'; known: version",
         "metrics.0.provider: cluster: unknown variable '{{cluster}}'; known: version",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (0.16666666666666666, "0.1667"),
+        (0.05, "0.05"),
+        (231.54321, "231.5"),
+        (12345.678, "12346"),
+        (3.0, "3"),
+        (0.000123456, "0.0001235"),
+        (7, "7"),
+        ([0.5, 1.0 / 3.0], "[0.5, 0.3333]"),
+        ({"p99": 0.2349999}, "{p99: 0.235}"),
+        (float("nan"), "nan"),
+        ("up", "up"),
+    ],
+)
+def test_measured_values_are_shown_to_four_significant_digits(value: object, shown: str) -> None:
+    assert readable(value) == shown
