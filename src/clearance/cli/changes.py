@@ -132,7 +132,8 @@ def _print(c: dict[str, Any]) -> None:
     if approval is not None and approval["rule"]:
         rule = " and ".join(approval["rule"])
         label = "emergency approvers" if approval["emergency"] else "CAB rule"
-        console.print(f"{label}: {rule}; approved by {', '.join(approval['approved_by']) or 'nobody yet'}")
+        nobody = "nobody yet" if c["state"] == "pending" else "nobody"
+        console.print(f"{label}: {rule}; approved by {', '.join(approval['approved_by']) or nobody}")
         if approval["still_needed"]:
             console.print(f"still needed: {', '.join(approval['still_needed'])}")
     for d in c["decisions"]:
