@@ -4,6 +4,8 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from support.cli import CliRunner
@@ -61,7 +63,13 @@ def test_release_from_git_with_a_tag_creates_it_annotated_and_pushes_nothing(
     assert repo.git("cat-file", "-t", "v1.1.0") == "tag"
     assert repo.git("rev-parse", "v1.1.0^{commit}") == head
     assert repo.git("for-each-ref", "--format=%(contents:subject)", "refs/tags/v1.1.0") == "v1.1.0"
-    assert "- rounding" in repo.git("for-each-ref", "--format=%(contents)", "refs/tags/v1.1.0")
+    message = repo.git("for-each-ref", "--format=%(contents)", "refs/tags/v1.1.0")
+    assert "- rounding" in message
+    # The notes whole: git's default clean-up would drop every Markdown heading as a comment.
+    assert "## [1.1.0](https://github.com/acme/shop/compare/v1.0.0...v1.1.0)" in message
+    assert "### Features" in message and "### Bug Fixes" in message
+    # The release names the commit its version and notes were read from.
+    assert cli("release", "show", "1.1.0", "--json").json()["release"]["commit"] == head
     # No commit was made, nothing changed in the work tree.
     assert (repo.git("rev-parse", "HEAD"), repo.git("status", "--porcelain")) == (head, status)
     # The tag now is the last release: nothing is left to release.
@@ -97,3 +105,37 @@ def test_from_git_and_a_version_do_not_go_together(repo: GitRepo, project: Proje
     assert tag_alone.exit_code == 2
     assert "--service, --tag and --allow-shallow go with --from-git" in tag_alone.stderr
     assert snapshot(project.database_url) == before
+
+
+def test_a_tag_git_cannot_make_records_nothing_and_a_release_that_cannot_be_recorded_leaves_no_tag(
+    repo: GitRepo, project: Project, cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A CI runner with no git identity, where git may not guess one.
+    repo.git("config", "--unset", "user.name")
+    repo.git("config", "--unset", "user.email")
+    repo.git("config", "user.useConfigOnly", "true")
+    monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli("release", "list").exit_code == 0
+    before = snapshot(project.database_url)
+    failed = cli("release", "create", "--from-git", "--tag")
+    assert failed.exit_code == 1, failed
+    [message, hint] = failed.stderr.strip().splitlines()
+    assert message.startswith("error: git could not create tag v1.1.0: ")
+    assert (
+        hint
+        == "hint: tell git who you are: git config user.name 'Your Name' && git config user.email you@example.com"
+    )
+    assert snapshot(project.database_url) == before  # no release without its tag
+    assert repo.git("tag", "--list") == "v1.0.0"
+
+    repo.git("config", "user.name", "Alice Example")
+    repo.git("config", "user.email", "alice@example.com")
+    assert cli("release", "create", "--from-git", "--tag").exit_code == 0  # the same command, once fixed
+    # The tag deleted by hand, the same release again: it exists, so the new tag is taken back.
+    repo.git("tag", "-d", "v1.1.0")
+    again = cli("release", "create", "--from-git", "--tag")
+    assert again.exit_code == 3 and "release 1.1.0 already exists" in again.stderr
+    assert repo.git("tag", "--list") == "v1.0.0"

@@ -29,7 +29,7 @@ from clearance.planning.releases import (
 )
 from clearance.planning.service import NewRelease, create_release, find_release, list_releases
 from clearance.store import Release
-from clearance.versioning.changelog import GitRelease, release_from_git, tag_release
+from clearance.versioning.changelog import GitRelease, release_from_git, tag_release, untag_release
 from clearance.versioning.semver import Version
 from clearance.versioning.settings import load_versioning
 from clearance.workspace import open_workspace
@@ -132,25 +132,34 @@ def create(
         items = _git_work_items(git) + items
         release_type = release_type or infer_release_type(Version.parse(git.version), git.existing)
     assert version is not None
-    release = create_release(
-        ws,
-        NewRelease(
-            version=version,
-            type=release_type,
-            notes=notes,
-            scope=items,
-            planned_date=planned_date,
-            risk_notes=risk,
-            rollback_plan=rollback_plan,
-            commit=commit_id,
-        ),
-    )
+    if git is not None:
+        commit_id = commit_id or git.report.head.commit  # what the version and notes were read from
+    # The tag first: when git cannot make it (no identity, a tag of that name), nothing is recorded;
+    # when the release cannot be recorded, the tag just made is taken back.
+    tag_name = tag_release(versioning, git) if versioning is not None and git is not None and tag else None
+    try:
+        release = create_release(
+            ws,
+            NewRelease(
+                version=version,
+                type=release_type,
+                notes=notes,
+                scope=items,
+                planned_date=planned_date,
+                risk_notes=risk,
+                rollback_plan=rollback_plan,
+                commit=commit_id,
+            ),
+        )
+    except BaseException:
+        if tag_name is not None and versioning is not None:
+            untag_release(versioning, tag_name)
+        raise
     if not as_json:
         err().print(
             f"[green]✔[/] release [bold]{escape(release.version)}[/] created ({release.type}, "
             f"{len(items)} work item{'s' if len(items) != 1 else ''})"
         )
-    tag_name = tag_release(versioning, git) if versioning is not None and git is not None and tag else None
     if tag_name and not as_json:
         err().print(
             f"[green]✔[/] tag [bold]{escape(tag_name)}[/] created (not pushed: `git push origin {escape(tag_name)}`)"

@@ -222,3 +222,8 @@ def tag_release(settings: VersioningSettings, release: GitRelease) -> str:
         release.report.tag, f"{release.report.tag}\n\n{release.markdown}", release.report.head.commit
     )
     return release.report.tag
+
+
+def untag_release(settings: VersioningSettings, tag: str) -> None:
+    """Delete a tag `tag_release` just made."""
+    Repository(settings.root).delete_tag(tag)

@@ -133,8 +133,16 @@ class Repository:
         return bool(self._run("tag", "--list", "--", name).strip())
 
     def create_tag(self, name: str, message: str, commit: str) -> None:
-        """An annotated tag; never pushed."""
-        self._run("tag", "-a", "-F", "-", "--", name, commit, stdin=message)
+        """An annotated tag with `message` kept as written (Markdown headings start with '#', which
+        git's default clean-up would drop as comments); never pushed."""
+        try:
+            self._run("tag", "-a", "--cleanup=verbatim", "-F", "-", "--", name, commit, stdin=message)
+        except GitError as exc:
+            raise _tag_failed(name, exc.message.removeprefix("git tag failed: ")) from exc
+
+    def delete_tag(self, name: str) -> None:
+        """Take back a tag this process made (when what it tagged could not be recorded)."""
+        self._run("tag", "-d", "--", name)
 
     def _run(self, *args: str, check: bool = True, stdin: str | None = None) -> str:
         try:
@@ -177,6 +185,24 @@ def _records(stream: IO[bytes]) -> Iterator[RawCommit]:
 def _commit(record: str) -> RawCommit:
     commit, parents, author, timestamp, message = record.split("\x1f", 4)
     return RawCommit(commit.lstrip("\n"), author, int(timestamp), message, " " in parents)
+
+
+def _tag_failed(name: str, stderr: str) -> GitError:
+    """git's many lines about a failed tag, as one line and what to do."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = next(
+        (line for line in reversed(lines) if line.startswith(("fatal:", "error:"))),
+        lines[-1] if lines else "",
+    )
+    reason = fatal.split(":", 1)[1].strip() if fatal.startswith(("fatal:", "error:")) else fatal
+    hint = None
+    if "identity" in stderr or "email" in stderr or "who you are" in stderr:
+        hint = (
+            "tell git who you are: git config user.name 'Your Name' && git config user.email you@example.com"
+        )
+    elif "already exists" in stderr:
+        hint = "the tag names a release already tagged: delete it with `git tag -d` if it is wrong"
+    return GitError(f"git could not create tag {name}: {reason}", hint=hint)
 
 
 def _env() -> dict[str, str]:
