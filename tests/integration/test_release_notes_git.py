@@ -3,11 +3,12 @@ whole history, CHANGELOG.md kept in the Keep a Changelog layout, and templates o
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.cli import CliRunner
+from support.cli import CliRunner, clearance_command
 from support.git import GitRepo
 
 from .test_versioning_git import shop_history, write_config
@@ -216,3 +217,29 @@ def test_a_release_tagged_on_a_merge_commit_keeps_its_section(repo: GitRepo, cli
     ]
     notes = cli("notes", "--to", "v1.1.0", "--json").json()["release"]
     assert (notes["version"], notes["previous_tag"], notes["counts"]) == ("1.1.0", "v1.0.0", {"feat": 1})
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(repo: GitRepo) -> None:
+    """`clearance notes --full | head`: exit 141 as for SIGPIPE, and no traceback."""
+    write_config(repo)
+    stream = "".join(
+        f"commit refs/heads/main\ncommitter Alice <alice@example.com> {1_700_000_000 + n} +0000\n"
+        f"data <<END\nfeat: change number {n} of a long history (#{n})\nEND\n\n"
+        for n in range(3000)
+    )
+    repo.git("fast-import", "--quiet", input=stream.encode())
+    repo.git("reset", "-q", "--hard", "main")
+    for style in ("markdown", "keep-a-changelog"):
+        process = subprocess.Popen(
+            [*clearance_command(), "notes", "--full", "--format", style],
+            cwd=repo.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().startswith(b"# Changelog")
+        process.stdout.close()  # the reader goes away with ~300 KB still to come
+        errors = process.stderr.read().decode()
+        process.stderr.close()
+        assert process.wait(timeout=60) == 141, errors
+        assert errors == ""

@@ -6,6 +6,7 @@ command goes through its own fast path (`cli/version_next.py`) and Typer loads o
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -28,7 +29,8 @@ def _render(error: ClearanceError, as_json: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return its exit code (0 ok, 1 failed, 2 usage, 3 refused, 4 not found, 130)."""
+    """Run one command; return its exit code (0 ok, 1 failed, 2 usage, 3 refused, 4 not found,
+    130 interrupted, 141 its reader went away, as for any command killed by SIGPIPE)."""
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     try:
@@ -40,6 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _render(Interrupted("interrupted"), as_json)
         return 130
+    except BrokenPipeError:
+        # `clearance notes --full | head`: the reader has what it wanted. Stop quietly, as cat and git
+        # do, and point stdout at /dev/null so that the flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 def _fast(args: list[str]) -> int | None:
