@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from clearance.errors import UsageError
-from clearance.flags.model import LIST_OPERATORS, OPERATORS
+from clearance.flags.constraints import parse_datetime, parse_networks, parse_number, parse_version
+from clearance.flags.model import IN_CIDR, LIST_OPERATORS, OPERATORS, REGEX
 from clearance.flags.parsing import parse_feature
+from clearance.flags.regex_dialect import RegexRefused, compile_unleash_regex
 
 FLAG_TYPES = ("release", "experiment", "ops", "kill-switch", "permission")
 FLAG_NAME_MAX = 255
@@ -92,18 +94,46 @@ def constraint_json(given: ConstraintInput) -> dict[str, Any]:
         "caseInsensitive": given.case_insensitive,
     }
     if operator in LIST_OPERATORS:
+        if operator == IN_CIDR:
+            _check_networks(given.values)
         constraint["values"] = list(given.values)
         return constraint
     if len(given.values) != 1:
         raise UsageError(f"{operator} compares with one value; got {len(given.values)}")
     value = given.values[0]
-    if operator in _NUMERIC:
-        try:
-            float(value)
-        except ValueError:
-            raise UsageError(f"{operator} needs a number; got {value!r}") from None
+    _check_value(operator, value, given.case_insensitive)
     constraint["value"] = value
     return constraint
+
+
+def _check_value(operator: str, value: str, case_insensitive: bool) -> None:
+    """Refuse a value the engine could never compare with (it would turn the flag off for everyone),
+    read with the engine's own parsers so that what passes here is what evaluates."""
+    if operator in _NUMERIC and parse_number(value) is None:
+        raise UsageError(f"{operator} needs a number; got {value!r}")
+    if operator.startswith("DATE_") and parse_datetime(value) is None:
+        raise UsageError(
+            f"{operator} needs a date and time with its offset; got {value!r}",
+            hint="write RFC 3339, like 2026-12-24T18:00:00Z",
+        )
+    if operator.startswith("SEMVER_") and parse_version(value) is None:
+        raise UsageError(
+            f"{operator} needs a semantic version; got {value!r}", hint="like 1.2.3 or 2.0.0-beta.1 (no 'v')"
+        )
+    if operator == REGEX:
+        try:
+            compile_unleash_regex(value, ignore_case=case_insensitive)
+        except RegexRefused as exc:
+            raise UsageError(f"REGEX needs a regular expression the engine can use: {exc}") from None
+
+
+def _check_networks(values: tuple[str, ...]) -> None:
+    unreadable: list[str] = []
+    parse_networks(values, unreadable.append)
+    if unreadable:
+        raise UsageError(
+            f"IN_CIDR: {unreadable[0]}", hint="give IP addresses or CIDR ranges, like 10.0.0.0/8"
+        )
 
 
 def with_constraint(strategies: list[Any], constraint: dict[str, Any]) -> list[Any]:

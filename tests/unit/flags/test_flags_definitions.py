@@ -48,6 +48,15 @@ def test_list_and_single_value_operators_are_written_as_the_client_api_spells_th
     }
     single = rules.constraint_json(ConstraintInput("appVersion", "semver_gt", ("1.2.0",)))
     assert single["operator"] == "SEMVER_GT" and single["value"] == "1.2.0" and "values" not in single
+    for operator, value in (
+        ("DATE_AFTER", "2026-12-24T18:00:00+01:00"),
+        ("REGEX", "^[a-z]+@acme\\.com$"),
+        ("SEMVER_LT", "2.0.0-beta.1"),
+        ("NUM_GTE", "1e3"),
+    ):
+        assert rules.constraint_json(ConstraintInput("x", operator, (value,)))["value"] == value
+    cidr = rules.constraint_json(ConstraintInput("remoteAddress", "IN_CIDR", ("10.0.0.0/8", "::1")))
+    assert cidr["values"] == ["10.0.0.0/8", "::1"]
 
 
 @pytest.mark.parametrize(
@@ -58,6 +67,13 @@ def test_list_and_single_value_operators_are_written_as_the_client_api_spells_th
         (ConstraintInput("", "IN", ("a",)), "needs a context name"),
         (ConstraintInput("age", "NUM_GT", ("1", "2")), "compares with one value"),
         (ConstraintInput("age", "NUM_LTE", ("many",)), "needs a number"),
+        (ConstraintInput("age", "NUM_EQ", (" 4",)), "needs a number"),  # as the engine reads numbers
+        (ConstraintInput("appVersion", "SEMVER_GT", ("notsemver",)), "SEMVER_GT needs a semantic version"),
+        (ConstraintInput("appVersion", "SEMVER_EQ", ("v1.2.3",)), "needs a semantic version"),
+        (ConstraintInput("currentTime", "DATE_AFTER", ("yesterday",)), "DATE_AFTER needs a date and time"),
+        (ConstraintInput("currentTime", "DATE_BEFORE", ("2026-12-24T18:00:00",)), "with its offset"),
+        (ConstraintInput("email", "REGEX", ("([",)), "REGEX needs a regular expression"),
+        (ConstraintInput("remoteAddress", "IN_CIDR", ("10.0.0.0/8", "notcidr")), "'notcidr' is neither"),
     ],
 )
 def test_bad_constraints_are_refused(given: ConstraintInput, message: str) -> None:
