@@ -81,6 +81,11 @@ def test_the_admin_api_rolls_out_constrains_sets_variants_and_archives(
     listed = _ok(httpx.get(flags, params={"archived": "true"}, headers=admin))["flags"]
     assert [f["name"] for f in listed] == ["search-v2"]
 
+    # Archived, it takes no changes until revived.
+    _problem(httpx.post(f"{flags}/search-v2/environments/staging/off", headers=admin), 409, "is archived")
+    revived = _ok(httpx.post(f"{flags}/search-v2/revive", headers=admin))["flag"]
+    assert revived["archived"] is False and revived["environments"]["staging"] == staging
+
     entries = cli("audit", "list", "--json", "--limit", "50").json()["entries"]
     mine = [(e["tag"], e["actor"]) for e in reversed(entries) if e["subject"] == "flag:search-v2"]
     actor = "token:1"
@@ -91,7 +96,11 @@ def test_the_admin_api_rolls_out_constrains_sets_variants_and_archives(
         ("flag:constrained", actor),
         ("flag:variants-set", actor),
         ("flag:archived", actor),
+        ("flag:revived", actor),
     ]
+    # Any name is a flag's path, `stale` too: the stale list is a query.
+    _ok(httpx.post(flags, json={"name": "stale"}, headers=admin), 201)
+    assert _ok(httpx.get(f"{flags}/stale", headers=admin))["flag"]["name"] == "stale"
 
 
 def test_stale_flags_are_listed_over_the_api(project: Project, cli: CliRunner, admin: dict[str, str]) -> None:
@@ -102,12 +111,12 @@ def test_stale_flags_are_listed_over_the_api(project: Project, cli: CliRunner, a
             for env in ("dev", "staging", "prod"):
                 assert cli("flag", "enable", name, "--env", env).exit_code == 0
         assert cli("flag", "rollout", "half-out", "50%", "--env", "prod").exit_code == 0
-        assert _ok(httpx.get(f"{server}/admin/flags/stale", headers=admin))["flags"] == []
+        assert _ok(httpx.get(f"{server}/admin/flags?stale=true", headers=admin))["flags"] == []
         time.sleep(2.2)
-        stale = _ok(httpx.get(f"{server}/admin/flags/stale", headers=admin))["flags"]
+        stale = _ok(httpx.get(f"{server}/admin/flags?stale=true", headers=admin))["flags"]
         assert [f["name"] for f in stale] == ["old-banner"]
         client = cli("token", "create", "--env", "dev", "--json").json()["token"]
-        refused = httpx.get(f"{server}/admin/flags/stale", headers={"Authorization": client})
+        refused = httpx.get(f"{server}/admin/flags?stale=true", headers={"Authorization": client})
         assert refused.status_code == 403
 
 

@@ -156,3 +156,63 @@ def test_tokens_are_shown_once_and_stored_as_sha256(project: Project, cli: CliRu
     assert rows[0][0] == hashlib.sha256(token.encode()).hexdigest()
     _ok(cli, "token", "revoke", str(listed[0]["id"]))
     assert cli("token", "list", "--json").json()["tokens"][0]["revoked"] is True
+
+
+def test_an_archived_flag_takes_no_changes_until_revived(project: Project, cli: CliRunner) -> None:
+    _ok(cli, "flag", "create", "banner")
+    _ok(cli, "flag", "enable", "banner", "--env", "dev")
+    _ok(cli, "release", "create", "1.0.0", "--no-deploy")
+    _ok(cli, "flag", "archive", "banner")
+    for args in (
+        ("flag", "enable", "banner", "--env", "staging"),
+        ("flag", "rollout", "banner", "50%", "--env", "dev"),
+        ("flag", "variants", "banner", "--env", "dev", "a=1"),
+    ):
+        refused = cli(*args)
+        assert refused.exit_code == 3, refused
+        assert "flag 'banner' is archived: SDKs no longer get it, and it takes no changes" in refused.stderr
+        assert "clearance flag revive banner" in refused.stderr
+    linked = cli("release", "flag", "1.0.0", "banner")
+    assert linked.exit_code == 3 and "flag 'banner' is archived" in linked.stderr
+    again = cli("flag", "create", "banner")
+    assert again.exit_code == 3 and "flag 'banner' exists, archived" in again.stderr
+    assert "(archived)" in cli("flag", "list", "--archived").stdout
+    tags = [
+        e["tag"] for e in cli("audit", "list", "--json").json()["entries"] if e["subject"] == "flag:banner"
+    ]
+    assert tags[0] == "flag:archived"  # nothing refused was audited as done
+
+    _ok(cli, "flag", "revive", "banner")
+    shown = cli("flag", "show", "banner", "--json").json()["flag"]
+    assert shown["archived"] is False and shown["environments"]["dev"]["enabled"] is True
+    _ok(cli, "flag", "enable", "banner", "--env", "staging")
+    _ok(cli, "release", "flag", "1.0.0", "banner")
+
+
+def test_switching_a_flag_to_the_state_it_is_in_audits_nothing_and_a_rollout_of_an_off_flag_warns(
+    project: Project, cli: CliRunner
+) -> None:
+    _ok(cli, "flag", "create", "banner")
+    rollout = cli("flag", "rollout", "banner", "50%", "--env", "dev")
+    assert rollout.exit_code == 0, rollout
+    assert (
+        "flag banner is still off in dev: nobody gets it until `clearance flag enable banner --env dev`"
+        in (" ".join(rollout.stderr.split()))
+    )
+    _ok(cli, "flag", "enable", "banner", "--env", "dev")
+    quiet = cli("flag", "rollout", "banner", "60%", "--env", "dev")
+    assert quiet.exit_code == 0 and "still off" not in quiet.stderr
+    for _ in range(2):
+        _ok(cli, "flag", "disable", "banner", "--env", "dev")
+        _ok(cli, "flag", "enable", "banner", "--env", "dev")
+        _ok(cli, "flag", "enable", "banner", "--env", "dev")
+    tags = [
+        e["tag"] for e in cli("audit", "list", "--json").json()["entries"] if e["subject"] == "flag:banner"
+    ]
+    assert (
+        tags.count("flag:disabled") == 2 and tags.count("flag:enabled") == 3
+    )  # first enable + 2 after disables
+    admin_env = cli("token", "create", "--admin", "--env", "dev")
+    assert admin_env.exit_code == 2 and "an admin token belongs to no environment" in admin_env.stderr
+    admin = cli("token", "create", "--admin")
+    assert admin.exit_code == 0 and "admin token created" in admin.stderr

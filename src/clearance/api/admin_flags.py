@@ -61,15 +61,14 @@ class Variants(_Body):
 
 
 @router.get("")
-async def list_flags(ws: Ws, token: Admin, archived: bool = False) -> dict[str, Any]:
-    flags = await run_in_threadpool(lambda: service.list_flags(ws, archived=archived))
-    return {"schema_version": 1, "flags": [flag.to_json() for flag in flags]}
-
-
-@router.get("/stale")
-async def stale_flags(ws: Ws, token: Admin) -> dict[str, Any]:
-    """Flags fully rolled out everywhere for longer than `flags.stale_after`."""
-    flags = await run_in_threadpool(service.stale_flags, ws)
+async def list_flags(ws: Ws, token: Admin, archived: bool = False, stale: bool = False) -> dict[str, Any]:
+    """Every flag (archived ones too with `?archived=true`); with `?stale=true` only the flags fully
+    rolled out everywhere for longer than `flags.stale_after`. (A query, not a path: `/flags/NAME`
+    serves every name, `stale` included.)"""
+    if stale:
+        flags = await run_in_threadpool(service.stale_flags, ws)
+    else:
+        flags = await run_in_threadpool(lambda: service.list_flags(ws, archived=archived))
     return {"schema_version": 1, "flags": [flag.to_json() for flag in flags]}
 
 
@@ -147,3 +146,9 @@ async def variants(name: str, environment: str, body: Variants, ws: Ws, token: A
 async def archive(name: str, ws: Ws, token: Admin) -> dict[str, Any]:
     """Stop serving the flag (SDKs then see it as unknown: off)."""
     return _answer(await run_in_threadpool(lambda: service.archive_flag(ws, name, actor=_actor(token))))
+
+
+@router.post("/{name}/revive")
+async def revive(name: str, ws: Ws, token: Admin) -> dict[str, Any]:
+    """Serve an archived flag again, as it was when archived."""
+    return _answer(await run_in_threadpool(lambda: service.revive_flag(ws, name, actor=_actor(token))))

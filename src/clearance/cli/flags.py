@@ -90,6 +90,12 @@ def rollout(
         open_workspace(config), name, env, percent, stickiness=stickiness, group_id=group_id
     )
     _changed(flag, f"flag {name} rolled out to {percent}% in {env}", as_json)
+    state = flag.environments.get(env)
+    if not as_json and (state is None or not state.enabled):
+        err().print(
+            f"[yellow]![/] flag {escape(name)} is still off in {escape(env)}: nobody gets it until "
+            f"`clearance flag enable {escape(name)} --env {escape(env)}`"
+        )
 
 
 @flag_app.command("constrain")
@@ -121,7 +127,8 @@ def variants(
 ) -> None:
     """Set the flag's variants in one environment (weights relative to their sum)."""
     flag = service.set_variants(open_workspace(config), name, env, weights, stickiness=stickiness)
-    _changed(flag, f"flag {name} has {len(weights)} variants in {env}", as_json)
+    count = f"{len(weights)} variant{'s' if len(weights) != 1 else ''}"
+    _changed(flag, f"flag {name} has {count} in {env}", as_json)
 
 
 @flag_app.command("archive")
@@ -131,13 +138,21 @@ def archive(name: Name, config: ConfigPath = None, as_json: Json = False) -> Non
     _changed(flag, f"flag {name} archived", as_json)
 
 
+@flag_app.command("revive")
+def revive(name: Name, config: ConfigPath = None, as_json: Json = False) -> None:
+    """Serve an archived flag again, as it was when archived."""
+    flag = service.revive_flag(open_workspace(config), name)
+    _changed(flag, f"flag {name} revived", as_json)
+
+
 def _table(flags: list[FlagView], environments: list[str]) -> Table:
     table = Table(box=None)
     for column in ("flag", "type", *environments, "created"):
         table.add_column(column)
     for flag in flags:
         cells = [_summary(flag, env) for env in environments]
-        table.add_row(escape(flag.name), flag.type, *cells, age(flag.created_at))
+        shown = escape(flag.name) + (" [yellow](archived)[/]" if flag.archived_at else "")
+        table.add_row(shown, flag.type, *cells, age(flag.created_at))
     return table
 
 

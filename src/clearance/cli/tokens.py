@@ -29,7 +29,7 @@ def create(
     if as_json:
         emit_json({"token": token, **view.to_json()})
         return
-    kind = "admin" if admin else f"client token for {env}"
+    kind = "admin token" if admin else f"client token for {env}"
     err().print(f"[green]✔[/] {escape(kind)} created (id {view.id}); it is shown only now:")
     out().print(token)
 

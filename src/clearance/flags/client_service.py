@@ -69,6 +69,11 @@ def create_token(ws: Workspace, environment: str | None, *, admin: bool) -> tupl
     """A new token (returned once, never stored) and its record."""
     if environment is None and not admin:
         raise UsageError("a client token belongs to one environment", hint="pass --env ENVIRONMENT")
+    if environment is not None and admin:
+        raise UsageError(
+            "an admin token belongs to no environment: it changes flags in all of them",
+            hint="leave out --env for an admin token, or --admin for a client token",
+        )
     if environment is not None:
         check_environment(ws, environment)
     token = f"{'clr_admin' if admin else 'clr_client'}_{secrets.token_urlsafe(32)}"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clearance.audit.service import record
-from clearance.errors import NotFound, UsageError
+from clearance.errors import NotFound, Refused, UsageError
 from clearance.flags import definitions as rules
 from clearance.planning.service import find_release
 from clearance.project.rollout import FlagRollout
@@ -64,6 +64,12 @@ def link_flag(
             )
         if not unlink and link is not None:
             return False
+        if not unlink and flag.archived_at is not None:
+            raise Refused(
+                f"flag {name!r} is archived: SDKs no longer get it, so release {version} cannot depend on it",
+                code="flag-archived",
+                hint=f"`clearance flag revive {name}` brings it back first",
+            )
         if unlink:
             session.delete(link)
         record(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from clearance.audit.service import record
-from clearance.errors import AlreadyExists, NotFound, UsageError
+from clearance.errors import AlreadyExists, NotFound, Refused, UsageError
 from clearance.flags import definitions as rules
 from clearance.flags.release_links import propose_cleanup
 from clearance.store.tables import FlagEnvironmentRow, FlagMetricRow, FlagRow, utcnow
@@ -111,8 +111,12 @@ def create_flag(
     rules.check_flag_type(kind)
     with ws.store.transaction() as session:
         exists = session.scalars(
-            select(FlagRow.id).where(FlagRow.project_id == ws.project_id, FlagRow.name == name)
+            select(FlagRow).where(FlagRow.project_id == ws.project_id, FlagRow.name == name)
         ).first()
+        if exists is not None and exists.archived_at is not None:
+            raise AlreadyExists(
+                f"flag {name!r} exists, archived", hint=f"`clearance flag revive {name}` brings it back"
+            )
         if exists is not None:
             raise AlreadyExists(f"flag {name!r} exists", hint="flag names are unique in a project")
         flag = FlagRow(
@@ -135,7 +139,8 @@ def create_flag(
         return _view(ws, flag)
 
 
-Change = Callable[[FlagEnvironmentRow], dict[str, Any]]
+# What a change did, for the audit entry; None when it changed nothing (nothing is audited then).
+Change = Callable[[FlagEnvironmentRow], dict[str, Any] | None]
 
 
 def _change(
@@ -152,11 +157,19 @@ def _change(
     check_environment(ws, environment)
     with ws.store.transaction() as session:
         flag = _find(session, ws.project_id, name, lock=True)
+        if flag.archived_at is not None and tag != "flag:kill-switch":
+            raise Refused(
+                f"flag {name!r} is archived: SDKs no longer get it, and it takes no changes",
+                code="flag-archived",
+                hint=f"`clearance flag revive {name}` brings it back first",
+            )
         row = next((r for r in flag.environments if r.environment == environment), None)
         if row is None:
             row = FlagEnvironmentRow(environment=environment, enabled=False, strategies=[], variants=[])
             flag.environments.append(row)
         data = change(row)
+        if data is None:
+            return _view(ws, flag)
         full = rules.is_fully_rolled_out(row.enabled, row.strategies)
         now = utcnow()
         row.full_since = (row.full_since or now) if full else None
@@ -186,7 +199,9 @@ def _change(
 def set_enabled(
     ws: Workspace, name: str, environment: str, enabled: bool, *, actor: str | None = None
 ) -> FlagView:
-    def change(row: FlagEnvironmentRow) -> dict[str, Any]:
+    def change(row: FlagEnvironmentRow) -> dict[str, Any] | None:
+        if row.enabled == enabled and (row.strategies or not enabled):
+            return None  # already so: nothing to audit
         row.enabled = enabled
         if enabled and not row.strategies:
             row.strategies = [rules.default_strategy()]
@@ -298,6 +313,16 @@ def archive_flag(ws: Workspace, name: str, *, actor: str | None = None) -> FlagV
         if flag.archived_at is None:
             flag.archived_at = utcnow()
             record(session, actor=actor or ws.actor, tag="flag:archived", subject=f"flag:{name}", data={})
+        return _view(ws, flag)
+
+
+def revive_flag(ws: Workspace, name: str, *, actor: str | None = None) -> FlagView:
+    """Serve an archived flag again, as it was when archived; audited."""
+    with ws.store.transaction() as session:
+        flag = _find(session, ws.project_id, name, lock=True)
+        if flag.archived_at is not None:
+            flag.archived_at = None
+            record(session, actor=actor or ws.actor, tag="flag:revived", subject=f"flag:{name}", data={})
         return _view(ws, flag)
 
 
