@@ -141,7 +141,8 @@ def _check_forced(forced: ForcedVersion, line: Line) -> None:
         raise Refused(
             f"{forced.source} asks for {forced.version}, which is not above the current version {current}",
             code="release-as-too-low",
-            hint="versions only go up: name a higher version, or remove the footer with a new commit"
-            " that sets Release-As to the version you want",
+            hint="versions only go up: give --release-as a higher version"
+            if forced.source == "--release-as"
+            else "versions only go up: a new commit with a Release-As: footer naming a higher version wins",
             data={"requested": str(forced.version), "current": str(current)},
         )
