@@ -274,6 +274,28 @@ def test_a_scheduled_deployment_can_be_cancelled_before_it_runs(project: Project
     assert listed["deployments"] == []  # a cancelled one is no longer to come
 
 
+def test_a_release_is_scheduled_once_per_environment_and_moved_by_cancelling_it(
+    project: Project, cli: CliRunner
+) -> None:
+    ready(project, cli)
+    first = cli("deploy", "1.0.0", "--to", "prod", "--at", f"{NEXT_YEAR}-06-01T22:00Z", "--json")
+    assert first.exit_code == 0, first
+    deployment_id = first.json()["deployments"][0]["id"]
+    twice = cli("deploy", "1.0.0", "--to", "prod", "--at", f"{NEXT_YEAR}-06-02T22:00Z")
+    assert twice.exit_code == 3, twice
+    assert (
+        f"release 1.0.0 is already scheduled to prod (web) as deployment {deployment_id}, "
+        f"at {NEXT_YEAR}-06-01T22:00:00+00:00" in twice.stderr
+    )
+    assert f"`clearance deployment cancel {deployment_id}` first" in twice.stderr
+    assert prod_rows(project) == [("queued", "")]
+    [refused] = tags(cli, "promotion:refused")
+    assert refused["code"] == "already-scheduled"
+    assert cli("deployment", "cancel", str(deployment_id)).exit_code == 0
+    moved = cli("deploy", "1.0.0", "--to", "prod", "--at", f"{NEXT_YEAR}-06-02T22:00Z")
+    assert moved.exit_code == 0, moved
+
+
 def test_the_calendar_lists_planned_releases_and_scheduled_deployments_and_its_ics_parses_back(
     project: Project, cli: CliRunner
 ) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from clearance.audit.service import record
 from clearance.delivery.admission import attempted_envs, check_rules, phase_rules, refuse, succeeded_envs
@@ -102,6 +103,8 @@ def deploy(
         change: ChangeClearance | None = None
         for service in targets:
             try:
+                if at is not None:
+                    _not_scheduled_yet(session, release, environment, service)
                 change = check_rules(ws, session, release, environment, service, at=at, targets=targets)
             except Refused as exc:
                 refusal = exc
@@ -132,6 +135,32 @@ def deploy(
         # A `clearance serve` worker picks them up; the caller may follow them.
         return DeployOutcome(load_deployments(ws, ids))
     return _run_all(ws, ids, release_id, wait=wait, progress=progress, follow=follow_auto_deploy)
+
+
+def _not_scheduled_yet(session: Session, release: Release, environment: str, service: str) -> None:
+    """One scheduled deployment of a release per environment and service: a second one (the same
+    command run twice) would deploy it twice."""
+    waiting = session.scalars(
+        select(Deployment)
+        .where(
+            Deployment.release_id == release.id,
+            Deployment.environment == environment,
+            Deployment.service == service,
+            Deployment.state == DeploymentState.QUEUED.value,
+            Deployment.scheduled_at.is_not(None),
+        )
+        .order_by(Deployment.id)
+    ).first()
+    if waiting is not None:
+        assert waiting.scheduled_at is not None
+        when = waiting.scheduled_at.replace(tzinfo=waiting.scheduled_at.tzinfo or UTC).isoformat()
+        raise Refused(
+            f"release {release.version} is already scheduled to {environment} ({service}) as deployment "
+            f"{waiting.id}, at {when}",
+            code="already-scheduled",
+            hint=f"to move it, `clearance deployment cancel {waiting.id}` first",
+            data={"deployment_id": waiting.id},
+        )
 
 
 def _run_all(
