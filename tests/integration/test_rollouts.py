@@ -222,9 +222,22 @@ def test_analysis_failing_on_the_canarys_5xx_rolls_back_automatically(
     assert shown["target"]["weights"] == {"1.1.0": 100}
     assert {r["version"] for r in shown["target"]["replicas"]} == {"1.1.0"}
     watched = cli("deployment", "watch", str(deployment["id"]), "--json")
-    assert watched.exit_code == 0 and watched.json()["deployment"]["state"] == "rolled_back"
+    assert watched.exit_code == 1 and watched.json()["deployment"]["state"] == "rolled_back"
     human = cli("deployment", "show", str(deployment["id"]))
     assert "traffic: 1.1.0 100%" in human.stdout and "measurements:" in human.stdout
+    # 1.2.0 never took over: rolling prod back leaves it out and goes from 1.1.0 back to 1.0.0
+    # (through the canary's steps and analysis, which needs traffic).
+    with LoadGenerator(f"http://127.0.0.1:{port}/", rate=60, connections=4) as load:
+        rolled = cli("rollback", "prod", "--json")
+        load.stop()
+    assert rolled.exit_code == 0, rolled
+    [back] = rolled.json()["deployments"]
+    assert (back["version"], back["kind"], back["state"]) == ("1.0.0", "rollback", "succeeded")
+    assert _versions(port) == {"1.0.0"}
+    replaced = cli("deployment", "show", str(healthy_id), "--json").json()["deployment"]
+    assert (
+        replaced["state"] == "rolled_back" and f"rolled back by deployment {back['id']}" in replaced["reason"]
+    )
 
 
 def test_blue_green_previews_then_switches_all_traffic_at_once(

@@ -143,7 +143,7 @@ def _print_records(releases: list[PlannedRelease], deployments: list[ScheduledDe
         for d in deployments:
             table.add_row(
                 str(d.deployment_id),
-                local_time(d.at),
+                local_time(d.at, zone=True),
                 f"{d.at.astimezone(UTC):%Y-%m-%d %H:%M}",
                 escape(d.version),
                 escape(d.environment),

@@ -214,7 +214,7 @@ def status(config: ConfigPath = None, as_json: Json = False) -> None:
                     f"{escape(d.requested_by)}[/]"
                 )
                 if d.scheduled_at is not None and d.state == "queued":
-                    text += f"\n[cyan]scheduled for {local_time(d.scheduled_at)}[/]"
+                    text += f"\n[cyan]scheduled for {local_time(d.scheduled_at, zone=True)}[/]"
                 if d.change_request_id is not None:
                     text += f"\n[dim]change #{d.change_request_id} {changes[d.change_request_id]['state']}[/]"
                 if cell.current is not None and cell.current.id != d.id:
@@ -260,7 +260,7 @@ def history(
                 d.kind,
                 state_text(d.state, d.reason) + (f"\n[dim]{escape(d.reason)}[/]" if d.reason else ""),
                 d.requested_by,
-                local_time(d.started_at or d.created_at),
+                local_time(d.started_at),  # "-": never started (queued, scheduled, cancelled before)
                 took,
             )
     if as_json:
@@ -300,7 +300,7 @@ def _render(document: dict[str, Any], *, output_lines: int | None = None) -> Gro
         parts.append(Text(f"  reason: {document['reason']}"))
     if document.get("scheduled_at") and document["state"] == "queued":
         at = datetime.fromisoformat(document["scheduled_at"])
-        parts.append(Text(f"  scheduled for {local_time(at)} ({document['scheduled_at']})"))
+        parts.append(Text(f"  scheduled for {local_time(at, zone=True)} ({document['scheduled_at']})"))
     parts.append(Text(f"  requested by {document['requested_by']}"))
     if change := document.get("change_request"):
         why = f": {change['reason']}" if change["reason"] else ""
@@ -390,7 +390,8 @@ def watch(
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
-    """Follow a deployment live until it ends: current step, weights, replicas, last measurements."""
+    """Follow a deployment live until it ends: current step, weights, replicas, last measurements.
+    Exits 0 when it succeeded and 1 otherwise (failed, rolled back, cancelled), like `deploy --wait`."""
     ws = open_workspace(config)
     document = _document(ws, deployment_id)
     # With --json, stdout holds only the final document; the live view goes to stderr.
@@ -402,3 +403,5 @@ def watch(
             live.update(_render(document, output_lines=3))
     if as_json:
         emit_json({"deployment": document})
+    if document["state"] != "succeeded":
+        raise typer.Exit(1)

@@ -77,9 +77,12 @@ def age(at: datetime | None, now: datetime | None = None) -> str:
     return f"{max(seconds, 0)}s ago"
 
 
-def local_time(at: datetime | None) -> str:
-    """Stored in UTC, shown in the viewer's local time."""
-    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+def local_time(at: datetime | None, *, zone: bool = False) -> str:
+    """Stored in UTC, shown in the viewer's local time; with `zone`, named (a time still to come is
+    read against a wall clock, so which one matters)."""
+    if at is None:
+        return "-"
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z" if zone else "%Y-%m-%d %H:%M:%S")
 
 
 def render_error(error: ClearanceError, *, as_json: bool) -> None:

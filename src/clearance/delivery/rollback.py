@@ -126,20 +126,26 @@ def _rollback_pair(
     The history is replayed as a stack: a deployment goes on top; a rollback takes off everything
     above the release it restored, so the next rollback goes further back rather than forward to a
     release that was rolled back from. A failed deployment can be rolled back from but is never
-    restored; a failed rollback changed nothing.
+    restored; a failed rollback changed nothing; and a rollout that rolled itself back (failed
+    analysis, `clearance abort`) never took over: the release before it kept serving.
     """
-    history = session.scalars(
-        select(Deployment)
-        .where(
-            Deployment.project_id == project_id,
-            Deployment.environment == environment,
-            Deployment.service == service,
-            Deployment.state.in_(_FINISHED),
+    history = list(
+        session.scalars(
+            select(Deployment)
+            .where(
+                Deployment.project_id == project_id,
+                Deployment.environment == environment,
+                Deployment.service == service,
+                Deployment.state.in_(_FINISHED),
+            )
+            .order_by(Deployment.id)
         )
-        .order_by(Deployment.id)
     )
+    undone = {d.rollback_of_id for d in history if d.kind == "rollback" and d.rollback_of_id is not None}
     stack: list[Deployment] = []
     for deployment in history:
+        if deployment.state == DeploymentState.ROLLED_BACK.value and deployment.id not in undone:
+            continue  # rolled itself back
         if deployment.kind == "rollback":
             if deployment.state == DeploymentState.FAILED.value:
                 continue
