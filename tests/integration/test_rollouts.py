@@ -391,3 +391,55 @@ def test_a_prometheus_analysis_over_envoys_metrics_promotes_or_rolls_back(
     # Before Prometheus has scraped the new cluster the query is empty: an error measurement that is
     # retried (Argo's rule), never a pass; three successful ones then complete the analysis.
     assert healthy_phases.count("successful") == 3 and set(healthy_phases) <= {"successful", "error"}
+
+
+def _step_states(project: Project, deployment_id: int) -> dict[str, str]:
+    rows = execute(
+        project.database_url,
+        "SELECT name, state FROM deployment_steps WHERE deployment_id = :id ORDER BY position",
+        id=deployment_id,
+    )
+    return {str(name): str(state) for name, state in rows}
+
+
+def test_pause_holds_a_rollout_before_its_next_step_and_resume_lets_it_go_on(
+    project: Project, cli: CliRunner, agent_stopper: None
+) -> None:
+    port = _free_port()
+    strategy = "      type: canary\n      steps:\n        - set_weight: 25\n        - pause: {duration: 1s}\n"
+    strategy += "        - set_weight: 50\n"
+    project.write_config(_config(port, strategy))
+    assert cli("release", "create", "1.0.0").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+    assert cli("release", "create", "1.1.0", "--no-deploy").exit_code == 0
+    deploying = project.start("deploy", "1.1.0", "--to", "prod", "--json")
+    try:
+        deadline = time.monotonic() + 60
+        while _step_states(project, 2).get("set weight 25%") != "running":
+            assert deploying.poll() is None, deploying.communicate()
+            assert time.monotonic() < deadline, "the canary did not start"
+            time.sleep(0.1)
+        not_paused = cli("resume", "2")
+        assert (
+            not_paused.exit_code == 3 and "cannot resume deployment 2: it is not paused" in not_paused.stderr
+        )
+        assert "clearance promote 2" in not_paused.stderr
+        assert cli("pause", "2").exit_code == 0
+        assert cli("pause", "2").exit_code == 0  # pausing twice is harmless
+        time.sleep(4)  # well past the 1 s pause: held, it does not go on to 50 %
+        steps = _step_states(project, 2)
+        assert steps["set weight 50%"] == "pending", steps
+        shown = cli("deployment", "show", "2", "--json").json()["deployment"]
+        assert shown["state"] == "running" and shown["target"]["weights"] == {"1.0.0": 75, "1.1.0": 25}
+        assert cli("resume", "2").exit_code == 0
+        out, err = deploying.communicate(timeout=60)
+    finally:
+        if deploying.poll() is None:
+            deploying.kill()
+            deploying.communicate()
+    assert deploying.returncode == 0, err
+    assert json.loads(out)["deployments"][0]["state"] == "succeeded"
+    tags = [e["tag"] for e in cli("audit", "list", "--json").json()["entries"]]
+    assert tags.count("deployment:pause-requested") == 2 and tags.count("deployment:resume-requested") == 1
+    finished = cli("pause", "2")
+    assert finished.exit_code == 3 and "cannot pause deployment 2: it is succeeded" in finished.stderr

@@ -32,6 +32,7 @@ def agent(
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per admin poll would drown the log
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl …" lines say nothing to users
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

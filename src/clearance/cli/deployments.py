@@ -130,7 +130,10 @@ def _deploy(
         )
     else:
         ids = ", ".join(str(d.id) for d in queued.deployments)
-        err().print(f"queued for clearance serve: deployment {ids} (follow: clearance deployment watch ID)")
+        first = queued.deployments[0].id if queued.deployments else "ID"
+        err().print(
+            f"queued for clearance serve: deployment {ids} (follow: clearance deployment watch {first})"
+        )
 
 
 def _follow(ws: Workspace, ids: list[int]) -> delivery.DeployOutcome:

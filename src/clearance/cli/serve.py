@@ -55,6 +55,7 @@ def serve(
     ws = open_workspace(config, pool_size=pool_size(workers))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl …" lines say nothing to users
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

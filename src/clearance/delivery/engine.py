@@ -272,7 +272,8 @@ def _roll_out(
     if outcome.ok:
         _finish(ws, deployment.id, DeploymentState.SUCCEEDED, "", progress)
         return
-    _finish(ws, deployment.id, DeploymentState.FAILED, outcome.reason, progress)
+    # Said once it is rolled back, so the command driving it ends as every view tells it.
+    _finish(ws, deployment.id, DeploymentState.FAILED, outcome.reason, NullProgress())
     with ws.store.transaction() as session:
         row = session.get(Deployment, deployment.id)
         assert row is not None
@@ -295,6 +296,7 @@ def _roll_out(
                 **outcome.data,
             },
         )
+    progress.finished(row)
 
 
 def _suspend(ws: Workspace, deployment_id: int) -> None:

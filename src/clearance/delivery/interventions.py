@@ -7,6 +7,7 @@ rollout reads the requests on its next round. A finished deployment cannot be st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from clearance.audit.service import record
@@ -19,7 +20,13 @@ from clearance.workspace import Workspace
 _ACTIVE = (DeploymentState.QUEUED.value, DeploymentState.RUNNING.value)
 
 
-def _request(ws: Workspace, deployment_id: int, action: str, changes: dict[str, Any]) -> Deployment:
+def _request(
+    ws: Workspace,
+    deployment_id: int,
+    action: str,
+    changes: dict[str, Any],
+    check: Callable[[Deployment], None] | None = None,
+) -> Deployment:
     with ws.store.transaction() as session:
         deployment = get_deployment(session, ws.project_id, deployment_id)
         if deployment.state not in _ACTIVE:
@@ -33,6 +40,8 @@ def _request(ws: Workspace, deployment_id: int, action: str, changes: dict[str, 
                 f"cannot {action} deployment {deployment_id}: it has no rollout (its service has no `run:`)",
                 code="no-rollout",
             )
+        if check is not None:
+            check(deployment)
         rollout = dict(deployment.rollout or {})
         for key, value in changes.items():
             rollout[key] = rollout.get(key, 0) + 1 if value == "+1" else value
@@ -68,7 +77,18 @@ def pause(ws: Workspace, deployment_id: int) -> Deployment:
 
 
 def resume(ws: Workspace, deployment_id: int) -> Deployment:
-    return _request(ws, deployment_id, "resume", {"paused": False})
+    """Let a rollout held by `clearance pause` go on; one waiting at a `pause: {}` step of its
+    strategy is not paused but waiting for `clearance promote`."""
+
+    def paused(deployment: Deployment) -> None:
+        if not (deployment.rollout or {}).get("paused"):
+            raise Refused(
+                f"cannot resume deployment {deployment_id}: it is not paused",
+                code="deployment-not-paused",
+                hint=f"a rollout waiting at a pause step goes on with `clearance promote {deployment_id}`",
+            )
+
+    return _request(ws, deployment_id, "resume", {"paused": False}, paused)
 
 
 def retry_target(ws: Workspace, deployment_id: int) -> tuple[str, str, str]:
