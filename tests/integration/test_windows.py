@@ -134,6 +134,76 @@ def test_a_bad_window_is_a_config_error_with_its_line(project: Project, cli: Cli
     )
 
 
+def test_a_rule_that_cannot_be_iterated_or_never_occurs_is_a_config_error_not_a_crash(
+    project: Project, cli: CliRunner
+) -> None:
+    project.write_config(
+        CONFIG.format(windows=windows("freeze:", f"  - {{name: w, rrule: '{ENDED}', duration: 1h}}"))
+    )
+    release(cli)
+    where = "clearance.yaml:13: environments[1].gates.windows.freeze[0].rrule: invalid RRULE"
+    cases = {
+        # dateutil accepts it, then fails on its first step: gates, calendar and deploy crashed.
+        "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;INTERVAL=0": "INTERVAL must be 1 or more",
+        "garbage": "not an RRULE: expected KEY=VALUE parts like FREQ=WEEKLY;BYDAY=FR",
+        "FREQ=WEEKLY;BYDAY=FR;": "an empty part (two ';' in a row, or one at the end) is not a KEY=VALUE part",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30": "never occurs (no date matches all of its parts)",
+        "FREQ=DAILY;COUNT=0": "never occurs",
+    }
+    for rule, why in cases.items():
+        project.write_config(
+            CONFIG.format(
+                windows=windows("freeze:", "  - name: w", f"    rrule: '{rule}'", "    duration: 1h")
+            )
+        )
+        for command in (
+            ("config", "check"),
+            ("gates", "1.0.0", "--env", "prod"),
+            ("calendar",),
+            ("deploy", "1.0.0", "--to", "prod"),
+        ):
+            result = cli(*command)
+            assert result.exit_code == 2, (command, result)
+            assert f"{where} '{rule}': {why}" in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr
+
+
+def test_a_rule_whose_count_ended_long_ago_is_valid_and_never_in_force(
+    project: Project, cli: CliRunner
+) -> None:
+    rule = "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;COUNT=3"  # three Fridays in January 2000
+    project.write_config(
+        CONFIG.format(windows=windows("freeze:", f"  - {{name: w, rrule: '{rule}', duration: 1w}}"))
+    )
+    assert cli("config", "check").exit_code == 0
+    release(cli)
+    gates = cli("gates", "1.0.0", "--env", "prod", "--json")
+    assert gates.exit_code == 0, gates
+    assert gates.json()["gates"][0]["status"] == "pass"
+    listed = cli("calendar", "--json")
+    assert listed.exit_code == 0, listed
+    assert listed.json()["windows"] == []
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
+
+
+def test_an_impossible_unquoted_date_is_a_config_error_with_its_line(
+    project: Project, cli: CliRunner
+) -> None:
+    # YAML reads an unquoted 2026-02-30 as a timestamp, which Python's date() refuses.
+    for until, why in (("2026-02-30", "day value"), ("2026-13-01", "month value")):
+        ignore = f"[{{id: CVE-2019-14697, until: {until}, reason: x}}]"
+        gates = f"gates:\n      vulnerabilities: {{max: {{critical: 0}}, ignore: {ignore}}}\n"
+        project.write_config(CONFIG.split("gates:")[0] + gates + "lifecycle:" + CONFIG.split("lifecycle:")[1])
+        for command in (("config", "check"), ("calendar",)):
+            result = cli(*command)
+            assert result.exit_code == 2, result
+            assert (
+                "clearance.yaml:9: environments[1].gates.vulnerabilities.ignore[0].until: "
+                f"not a date: got '{until}' ({why}"
+            ) in result.stderr
+            assert "Traceback" not in result.stderr
+
+
 CALENDAR = CONFIG.format(
     windows=windows(
         "freeze:",

@@ -95,7 +95,7 @@ def render_error(error: ClearanceError, *, as_json: bool) -> None:
     if len(lines) == 1:
         console.print(f"[bold red]error:[/] {escape(lines[0])}", soft_wrap=True)
     else:
-        console.print(f"[bold red]error:[/] {escape(error.code)}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {len(lines)} problems ({escape(error.code)}):", soft_wrap=True)
         for line in lines:
             console.print(f"  {escape(line)}", soft_wrap=True)
     if error.hint:

@@ -3,7 +3,6 @@ it trusts (`trusted_keys:`). Validated at load time, so a wrong gate is a config
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -26,18 +25,7 @@ __all__ = [
     "VulnerabilityPolicy",
 ]
 
-_DAYS = re.compile(r"(\d+(?:\.\d+)?)d")
 SEVERITY_NAMES = tuple(s.value.lower() for s in Severity)
-
-
-def _age(value: object) -> float:
-    # Evidence ages are counted in days (`7d`); hours and less work as for every other duration.
-    if isinstance(value, str) and (days := _DAYS.fullmatch(value.strip())):
-        seconds = float(days.group(1)) * 86400
-        if seconds <= 0:
-            raise ValueError(f"invalid duration {value!r}: must be more than zero")
-        return seconds
-    return parse_duration(value)
 
 
 def _public_key(value: str) -> str:
@@ -91,7 +79,7 @@ class LicensesPolicy(_Policy):
 
 
 class FreshnessPolicy(_Policy):
-    max_age: Annotated[float, BeforeValidator(_age)]
+    max_age: Annotated[float, BeforeValidator(parse_duration)]  # `7d`, `168h`, `1w`
 
 
 class GatesPolicy(_Policy):

@@ -13,12 +13,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule as Recurrence
 from dateutil.rrule import rrulestr
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from clearance.project.durations import parse_duration
 
 __all__ = [
     "Occurrence",
@@ -35,22 +38,18 @@ __all__ = [
 ANCHOR = datetime(2000, 1, 1)
 _FREQUENCIES = {"YEARLY", "MONTHLY", "WEEKLY", "DAILY"}
 _FREQ = re.compile(r"FREQ=([A-Z]+)")
-_SPAN_PART = re.compile(r"(\d+)(w|d|h|m)")
-_SPAN_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
-_SPAN_EXAMPLES = "use a number with units: 90m, 8h, 2d16h, 14d, 1w"
+_RRULE_EXAMPLE = "FREQ=WEEKLY;BYDAY=FR"
+# dateutil accepts some rules it cannot iterate (INTERVAL=0 fails on the first step): computing
+# this many openings at load time proves that gates and calendar can compute them later.
+_PROBED_OPENINGS = 3
 # Occurrences starting this long before a local time may still cover it once offsets are applied.
 _SLACK = timedelta(hours=3)
 
 
 def parse_span(value: object) -> timedelta:
-    """A window's length as written in clearance.yaml (`8h`, `2d16h`, `14d`); more than zero."""
-    text = value.strip() if isinstance(value, str) else ""
-    if not text or "".join(f"{n}{u}" for n, u in _SPAN_PART.findall(text)) != text:
-        raise ValueError(f"invalid duration {value!r}: {_SPAN_EXAMPLES}")
-    seconds = sum(int(n) * _SPAN_UNITS[u] for n, u in _SPAN_PART.findall(text))
-    if seconds <= 0:
-        raise ValueError(f"invalid duration {value!r}: must be more than zero")
-    return timedelta(seconds=seconds)
+    """A window's length as written in clearance.yaml (`8h`, `2d16h`, `1w`): any duration the rest of
+    the file accepts; more than zero."""
+    return timedelta(seconds=parse_duration(value))
 
 
 def _zone(value: object) -> ZoneInfo:
@@ -60,7 +59,7 @@ def _zone(value: object) -> ZoneInfo:
         raise ValueError("a time zone is an IANA name such as Europe/Paris or UTC")
     try:
         return ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long for a path
         raise ValueError(
             f"unknown time zone '{value}': use an IANA name such as Europe/Paris or UTC"
         ) from exc
@@ -68,10 +67,33 @@ def _zone(value: object) -> ZoneInfo:
 
 def _rule_text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("an RRULE is text such as FREQ=WEEKLY;BYDAY=FR;BYHOUR=16")
+        raise ValueError(f"an RRULE is text such as {_RRULE_EXAMPLE};BYHOUR=16")
     text = value.strip().removeprefix("RRULE:").strip()
-    _build(text, ANCHOR)  # fails here, at the rrule's own line, when the rule is wrong in itself
+    _check_parts(text)
+    # Fails here, at the rrule's own line, when the rule is wrong in itself.
+    _check_occurs(text, _build(text, ANCHOR), ANCHOR)
     return text
+
+
+def _check_parts(text: str) -> None:
+    """dateutil's own message for a part without `=` is a Python unpacking error; say what is wrong."""
+    if "=" not in text:
+        raise ValueError(
+            f"invalid RRULE '{text}': not an RRULE: expected KEY=VALUE parts like {_RRULE_EXAMPLE}"
+        )
+    settings: dict[str, str] = {}
+    for part in text.split(";"):
+        name, equals, setting = part.partition("=")
+        if not equals or not name.strip():
+            what = f"'{part}'" if part.strip() else "an empty part (two ';' in a row, or one at the end)"
+            raise ValueError(
+                f"invalid RRULE '{text}': {what} is not a KEY=VALUE part; write parts like {_RRULE_EXAMPLE}"
+            )
+        settings[name.strip().upper()] = setting.strip()
+    # dateutil takes INTERVAL=0 and then cannot step from one opening to the next.
+    interval = settings.get("INTERVAL", "1")
+    if interval.lstrip("+-").isdigit() and int(interval) < 1:
+        raise ValueError(f"invalid RRULE '{text}': INTERVAL must be 1 or more")
 
 
 def _build(text: str, start: datetime) -> Recurrence:
@@ -85,6 +107,19 @@ def _build(text: str, start: datetime) -> Recurrence:
     if frequency is None or frequency.group(1) not in _FREQUENCIES:
         raise ValueError(f"invalid RRULE '{text}': a window recurs YEARLY, MONTHLY, WEEKLY or DAILY")
     return rule
+
+
+def _check_occurs(text: str, rule: Recurrence, start: datetime) -> datetime:
+    """The first opening of `rule`, found by iterating it as gates and calendar will (dateutil
+    accepts rules it then cannot iterate, and rules that match no date)."""
+    try:
+        openings = list(islice(rule, _PROBED_OPENINGS))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"invalid RRULE '{text}': its dates cannot be computed ({exc})") from exc
+    if not openings:
+        since = "" if start == ANCHOR else f" from the window's start {start.isoformat(sep=' ')}"
+        raise ValueError(f"invalid RRULE '{text}': never occurs (no date{since} matches all of its parts)")
+    return openings[0]
 
 
 class Window(BaseModel):
@@ -103,7 +138,14 @@ class Window(BaseModel):
     def _valid_rule(self) -> Window:
         if self.start.tzinfo is not None:
             raise ValueError("start is a local time, without an offset: the window's time zone applies")
-        _build(self.rrule, self.start)  # and with its start (UNTIL and DTSTART must agree)
+        if self.start == ANCHOR:
+            return self  # the rrule's own check already iterated it from there
+        # And from its start: UNTIL and DTSTART must agree, and the rule must occur after it.
+        first = _check_occurs(self.rrule, _build(self.rrule, self.start), self.start)
+        try:
+            first + self.duration
+        except OverflowError as exc:
+            raise ValueError("start is too late: the window would end after the year 9999") from exc
         return self
 
     def rule(self) -> Recurrence:

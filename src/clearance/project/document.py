@@ -15,7 +15,19 @@ Problem = tuple[KeyPath, str]
 # A problem whose line is not the line of its key path (e.g. the second of two equal keys).
 LocatedProblem = tuple[int, KeyPath, str]
 
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+_YAML_TAG = "tag:yaml.org,2002:"
+_MERGE_TAG = f"{_YAML_TAG}merge"
+# Mappings and lists are read as plain dicts and lists: any other tag on them would be dropped.
+_COLLECTION_TAGS = {f"{_YAML_TAG}map", f"{_YAML_TAG}seq"}
+# What a scalar with an explicit tag (`!!int abc`) should have been.
+_TAG_MEANING = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "timestamp": "a date (YYYY-MM-DD) or date and time",
+    "binary": "base64 data",
+}
 
 
 class InvalidYAML(Exception):
@@ -92,6 +104,17 @@ def _compose(text: str) -> Document:
         loader.dispose()
 
 
+_PLAIN = "clearance.yaml holds text, numbers, true/false, dates, lists and mappings"
+
+
+def _short(tag: str) -> str:
+    return f"!!{tag.removeprefix(_YAML_TAG)}" if tag.startswith(_YAML_TAG) else tag
+
+
+def _shown(text: str) -> str:
+    return f"'{text}'" if len(text) <= 40 else f"'{text[:37]}...'"
+
+
 class _Reader:
     """Turns composed nodes into dicts, lists and scalars, recording lines and duplicate keys."""
 
@@ -105,6 +128,8 @@ class _Reader:
             raise InvalidYAML(node.start_mark.line + 1, "an alias refers to a node that contains it")
         self._open.add(id(node))
         try:
+            if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+                raise InvalidYAML(node.start_mark.line + 1, f"unsupported tag {_short(node.tag)}: {_PLAIN}")
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, yaml.SequenceNode):
@@ -120,10 +145,30 @@ class _Reader:
         return self.read(node, path)
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> object:
-        value: object = self._loader.construct_object(node, deep=True)
+        if node.tag not in self._loader.yaml_constructors:
+            raise InvalidYAML(node.start_mark.line + 1, f"unsupported tag {_short(node.tag)}: {_PLAIN}")
+        try:
+            value: object = self._loader.construct_object(node, deep=True)
+        except (ValueError, TypeError, LookupError, AttributeError, ArithmeticError) as exc:
+            # PyYAML's constructors raise whatever Python's conversion raises (`2026-02-30` is a
+            # timestamp by its form, and `date()` refuses it).
+            self._loader.recursive_objects.pop(node, None)
+            value = self._unconstructed(node, exc)
         if node.style is None and not isinstance(value, str) and value is not None:
             self._document.raw_text[path] = str(node.value)
         return value
+
+    def _unconstructed(self, node: yaml.ScalarNode, exc: Exception) -> str:
+        """A plain scalar YAML typed by its form alone stays the text the user wrote, which the
+        schema then accepts as text or refuses at its line (`until: 2026-02-30` is not a date);
+        one the user tagged explicitly (`!!int abc`) is a YAML error at its line."""
+        implicit = self._loader.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+        if node.style is None and node.tag == implicit:
+            return str(node.value)
+        meaning = _TAG_MEANING.get(node.tag.removeprefix(_YAML_TAG), "a value of that type")
+        raise InvalidYAML(
+            node.start_mark.line + 1, f"{_short(node.tag)} {_shown(node.value)} is not {meaning}"
+        ) from exc
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, object]:
         result: dict[str, object] = {}

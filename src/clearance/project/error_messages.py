@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -31,19 +31,66 @@ _EXPECTED = {
     "model_attributes_type": "expected a mapping of keys",
 }
 
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+
+# pydantic's date and datetime errors (`date_from_datetime_parsing`, …), by their first word.
+_DATES = {
+    "date": ("a date", "YYYY-MM-DD, e.g. 2026-03-31"),
+    "datetime": ("a date and time", "YYYY-MM-DDTHH:MM:SS, e.g. 2026-03-31T09:00:00"),
+}
+
 
 def validation_problems(error: ValidationError) -> list[Problem]:
-    return [
-        _problem(detail)
+    details = [
+        detail
         for detail in error.errors(include_url=False)
         # pydantic counts only the valid items of a tuple; a list of broken items is not empty.
         if not (detail["type"] == "too_short" and detail["input"])
     ]
+    # A plain union (`port: 8080` or `port: {dev: 8080, prod: 8081}`) fails once per member. The
+    # member the value's shape chose is the one that went deeper than "expected a whole number, got
+    # a mapping": say only that one's problems.
+    deeper = {_walk(tuple(d["loc"]))[2] for d in details if _member_error(d) == "deeper"}
+    problems: list[Problem] = []
+    shapes: dict[KeyPath, list[str]] = {}  # a value that fits no member: one line naming them all
+    got: dict[KeyPath, str] = {}
+    for detail in details:
+        member = _member_error(detail)
+        union = _walk(tuple(detail["loc"]))[2]
+        if member == "shape" and union is not None:
+            if union not in deeper:
+                if union not in shapes:
+                    shapes[union] = []
+                    problems.append((union, ""))
+                shapes[union].append(_EXPECTED[detail["type"]].removeprefix("expected "))
+                got[union] = _describe(detail["input"])
+            continue
+        problems.append(_problem(detail))
+    return [
+        (path, f"expected {' or '.join(shapes[path])}, got {got[path]}")
+        if path in shapes and not text
+        else (path, text)
+        for path, text in problems
+    ]
+
+
+def _member_error(detail: ErrorDetails) -> str | None:
+    """For an error inside a plain union's member: "shape" when the value was not of that member's
+    kind at all, "deeper" otherwise; None outside plain unions."""
+    clean, _, union = _walk(tuple(detail["loc"]))
+    if union is None:
+        return None
+    return "shape" if len(clean) == len(union) and detail["type"] in _EXPECTED else "deeper"
 
 
 def _problem(detail: ErrorDetails) -> Problem:
     raw: KeyPath = tuple(detail["loc"])
-    path, _ = _walk(raw)
+    path, _, _ = _walk(raw)
     kind = detail["type"]
     if kind == "union_tag_invalid":
         ctx = detail.get("ctx", {})
@@ -63,6 +110,15 @@ def _problem(detail: ErrorDetails) -> Problem:
         return path, str(detail.get("ctx", {}).get("error", detail["msg"]))
     if kind in _EXPECTED:
         return path, f"{_EXPECTED[kind]}, got {_describe(detail['input'])}"
+    if kind in _BOUNDS:
+        ctx = detail.get("ctx", {})
+        word, key = _BOUNDS[kind]
+        return path, f"must be {word} {ctx.get(key)}, got {_describe(detail['input'])}"
+    if kind.split("_")[0] in _DATES:
+        noun, form = _DATES[kind.split("_")[0]]
+        why = detail.get("ctx", {}).get("error")
+        because = f" ({why})" if why else ""
+        return path, f"not {noun}: got {_describe(detail['input'])}{because}; write {form}"
     return path, detail["msg"]
 
 
@@ -89,18 +145,24 @@ def allowed_keys(path: KeyPath) -> list[str]:
     return []
 
 
-def _walk(path: KeyPath) -> tuple[KeyPath, Any]:
-    """Follow `path` through the schema; return it without pydantic's union tags, and its type.
+def _walk(path: KeyPath) -> tuple[KeyPath, Any, KeyPath | None]:
+    """Follow `path` through the schema; return it without pydantic's union tags, its type, and
+    the path of the plain union it went through (None if none).
 
     pydantic puts the tag of a discriminated union (`strategy: {type: canary}`) into an error's
-    location (`strategy.canary.steps`); the file has no such key, so it is dropped here."""
+    location (`strategy.canary.steps`), and the member of a plain union too (`port.constrained-int`,
+    `port.dict[str,constrained-int].prod`); the file has no such key, so it is dropped here."""
     annotation: Any = ProjectConfig
     clean: list[str | int] = []
+    union: KeyPath | None = None
     for part in path:
         annotation = _without_none(annotation)
         members = _tagged_members(annotation)
         if members and isinstance(part, str) and part in members:
             annotation = members[part]
+            continue
+        if not members and isinstance(part, str) and get_origin(annotation) in (Union, types.UnionType):
+            union, annotation = tuple(clean), _member(annotation, part)
             continue
         clean.append(part)
         if isinstance(part, int):
@@ -109,9 +171,21 @@ def _walk(path: KeyPath) -> tuple[KeyPath, Any]:
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             field = annotation.model_fields.get(part)
             annotation = field.annotation if field else None
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
         else:
             annotation = None
-    return tuple(clean), annotation
+    return tuple(clean), annotation, union
+
+
+def _member(union: Any, tag: str) -> Any:
+    """The member of a plain union pydantic names `tag` (`dict[str,constrained-int]`, `int`, …)."""
+    for arg in get_args(union):
+        origin = get_origin(arg)
+        if origin is not None and tag.startswith(f"{getattr(origin, '__name__', '')}["):
+            return arg
+    scalars = [arg for arg in get_args(union) if get_origin(arg) in (None, Annotated)]
+    return scalars[0] if scalars else None
 
 
 def _tagged_members(annotation: Any) -> dict[str, type[BaseModel]]:

@@ -284,20 +284,10 @@ class Variable(_Model):
         return self.environments is None or environment in self.environments
 
 
-def _days_or_duration(value: object) -> float:
-    """`30d` (days) as well as every duration `parse_duration` reads; in seconds."""
-    if isinstance(value, str) and value.strip().endswith("d") and value.strip()[:-1].isdigit():
-        days = int(value.strip()[:-1])
-        if days <= 0:
-            raise ValueError(f"invalid duration {value!r}: must be more than zero")
-        return days * 86400.0
-    return parse_duration(value)
-
-
 class FlagSettings(_Model):
     """Feature flags: a flag fully rolled out for longer than `stale_after` is listed as stale."""
 
-    stale_after: Annotated[float, BeforeValidator(_days_or_duration)] = 30 * 86400.0
+    stale_after: Annotated[float, BeforeValidator(parse_duration)] = 30 * 86400.0
 
 
 class ProjectConfig(_Model):

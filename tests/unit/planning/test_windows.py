@@ -3,6 +3,7 @@ a yearly freeze across New Year, and the config errors a window definition can c
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -137,10 +138,21 @@ def test_an_rrule_with_until_ends_the_window() -> None:
         ({"duration": "-1h"}, "invalid duration '-1h'"),
         ({"duration": "soon"}, "invalid duration 'soon'"),
         ({"start": "2026-01-01T00:00:00+01:00"}, "start is a local time"),
+        ({"rrule": "FREQ=WEEKLY;INTERVAL=0"}, "INTERVAL must be 1 or more"),
+        (
+            {"rrule": "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=4"},
+            "never occurs (no date matches all of its parts)",
+        ),
+        (
+            {"rrule": "FREQ=DAILY;UNTIL=20200101T000000", "start": "2021-01-01T00:00:00"},
+            "never occurs (no date from the window's start 2021-01-01 00:00:00 matches all of its parts)",
+        ),
+        ({"start": "9999-12-31T00:00:00", "duration": "1d"}, "the window would end after the year 9999"),
+        ({"duration": "1y"}, "invalid duration '1y': use seconds (30) or numbers with units ms, s, m, h, d"),
     ],
 )
 def test_a_bad_window_is_a_validation_error(window: dict[str, str], message: str) -> None:
-    with pytest.raises(ValidationError, match=message.replace("(", r"\(")):
+    with pytest.raises(ValidationError, match=re.escape(message)):
         policy(freeze=[{**WEEKEND, **window}])
 
 
@@ -155,3 +167,16 @@ def test_spans_accept_weeks_days_hours_and_minutes() -> None:
     assert parse_span("1w") == timedelta(days=7)
     assert parse_span("2d16h") == timedelta(hours=64)
     assert parse_span(" 90m ") == timedelta(minutes=90)
+    assert parse_span("1w2d") == timedelta(days=9)  # the same grammar as every duration of the file
+
+
+def test_a_rule_dateutil_cannot_iterate_is_refused_whatever_its_text() -> None:
+    # The text check names INTERVAL=0; iterating catches what no text check foresaw.
+    from dateutil.rrule import WEEKLY, rrule
+
+    from clearance.planning.windows import ANCHOR, _check_occurs
+
+    with pytest.raises(
+        ValueError, match=r"invalid RRULE 'r': its dates cannot be computed \(day is out of range"
+    ):
+        _check_occurs("r", rrule(WEEKLY, interval=0, dtstart=ANCHOR), ANCHOR)

@@ -142,6 +142,40 @@ def test_wrong_types_say_what_was_expected_and_what_was_found(problems: Problems
     ]
 
 
+def test_a_value_that_is_one_thing_or_a_mapping_per_environment_gets_one_line_about_what_it_is(
+    problems: Problems,
+) -> None:
+    """`port: 8080` or `port: {dev: 8080, prod: 8081}`: the problem of the form the value has, in
+    words, never pydantic's member names (`constrained-int`, `dict[str,constrained-int]`)."""
+    assert problems(
+        """
+        project: shop
+        services:
+          - name: web
+            run:
+              command: serve
+              port: {dev: 22081, prod: 70000}
+              replicas: {prod: 0}
+          - name: api
+            run:
+              command: serve
+              port: [1, 2]
+              replicas: zero
+        environments:
+          - name: dev
+          - name: prod
+        lifecycle:
+          phases:
+            - environments: [dev, prod]
+        """
+    ) == [
+        "clearance.yaml:6: services[0].run.port.prod: must be at most 65535, got 70000",
+        "clearance.yaml:7: services[0].run.replicas.prod: must be at least 1, got 0",
+        "clearance.yaml:11: services[1].run.port: expected a whole number or a mapping of keys, got a list",
+        "clearance.yaml:12: services[1].run.replicas: expected a whole number or a mapping of keys, got 'zero'",
+    ]
+
+
 def test_duplicate_empty_and_invalid_names(problems: Problems) -> None:
     assert problems(
         """
@@ -255,7 +289,10 @@ process:
 @pytest.mark.parametrize(
     ("timeout", "message"),
     [
-        ("5x", "invalid duration '5x': use seconds (30) or a number with a unit: 250ms, 30s, 5m, 1h, 1h30m"),
+        (
+            "5x",
+            "invalid duration '5x': use seconds (30) or numbers with units ms, s, m, h, d (days), w (weeks): 250ms, 30s, 5m, 1h30m, 2d12h, 1w",
+        ),
         ("0", "invalid duration 0: must be more than zero"),
         ("'0s'", "invalid duration '0s': must be more than zero"),
         ("-3", "invalid duration -3: must be more than zero"),
@@ -346,7 +383,7 @@ def test_every_problem_of_the_file_is_reported_together_in_file_order(problems: 
         "clearance.yaml:10: lifecycle.phases[0].environments[0]: "
         "unknown environment 'prodd' (did you mean 'prod'?)",
         "clearance.yaml:14: process[0].timeout: invalid duration 'soon': "
-        "use seconds (30) or a number with a unit: 250ms, 30s, 5m, 1h, 1h30m",
+        "use seconds (30) or numbers with units ms, s, m, h, d (days), w (weeks): 250ms, 30s, 5m, 1h30m, 2d12h, 1w",
         "clearance.yaml:16: variables[0].environments[0]: unknown environment 'dev' (expected one of: prod)",
         "clearance.yaml:17: project: duplicate key (first at line 1; YAML would keep only the last)",
     ]

@@ -90,8 +90,8 @@ def test_flag_rollout_mistakes_name_file_line_and_key(problems) -> None:  # type
         + TEMPLATES
     )
     assert found == [
-        "clearance.yaml:14: environments[1].strategy.steps[0].set_rollout: Input should be less than or equal to 100",
-        "clearance.yaml:15: environments[1].strategy.steps[1].set_rollout: Input should be greater than or equal to 0",
+        "clearance.yaml:14: environments[1].strategy.steps[0].set_rollout: must be at most 100, got 150",
+        "clearance.yaml:15: environments[1].strategy.steps[1].set_rollout: must be at least 0, got -1",
         "clearance.yaml:16: environments[1].strategy.steps[2]: a flag-rollout step has exactly one of set_rollout, "
         "pause or analysis (found set_rollout, pause)",
         "clearance.yaml:18: environments[1].strategy.steps[3].set_weight: unknown key (expected one of: set_rollout, "

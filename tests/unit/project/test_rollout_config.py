@@ -89,7 +89,7 @@ def test_strategy_mistakes_name_file_line_and_key(problems) -> None:  # type: ig
 """)
     )
     assert found == [
-        "clearance.yaml:16: environments[1].strategy.steps[0].set_weight: Input should be less than or equal to 100",
+        "clearance.yaml:16: environments[1].strategy.steps[0].set_weight: must be at most 100, got 150",
         "clearance.yaml:17: environments[1].strategy.steps[1]: a canary step has exactly one of set_weight, pause "
         "or analysis (found set_weight, pause)",
         "clearance.yaml:19: environments[1].strategy.steps[2].set_weigth: unknown key (did you mean 'set_weight'?)",

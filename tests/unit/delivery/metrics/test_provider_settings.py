@@ -37,7 +37,7 @@ def test_placeholders_are_replaced_and_an_unknown_one_is_named() -> None:
             PrometheusProvider(),
             {"address": "http://p:9090", "query": "up{v='{{versoin}}'}", "timeout": "fast"},
             [
-                "timeout: invalid duration 'fast': use seconds (30) or a number with a unit: 250ms, 30s, 5m, 1h, 1h30m",
+                "timeout: invalid duration 'fast': use seconds (30) or numbers with units ms, s, m, h, d (days), w (weeks): 250ms, 30s, 5m, 1h30m, 2d12h, 1w",
                 "query: unknown variable '{{versoin}}'; known: " + ", ".join(sorted(STANDARD_VARIABLES)),
             ],
         ),
