@@ -5,11 +5,12 @@ they cover (or miss) the test's real current time: no clock is faked."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 
 from icalendar import Calendar
 
-from support.cli import CliRunner
+from support.cli import CliRunner, clearance_command
 
 from .conftest import Project
 
@@ -246,3 +247,23 @@ def test_the_calendar_writes_icalendar_that_parses_back(project: Project, cli: C
     assert year_end.decoded("DTSTART") == datetime(2026, 12, 19, 23, 0, tzinfo=UTC)
     assert year_end.decoded("DTEND") == datetime(2027, 1, 2, 23, 0, tzinfo=UTC)
     assert len({str(e["UID"]) for e in events}) == len(events)
+    # `--ics -`: the same calendar on standard output, for a pipe.
+    piped = subprocess.run(
+        [
+            *clearance_command(),
+            "calendar",
+            "--from",
+            "2026-12-01T00:00Z",
+            "--to",
+            "2027-01-01T00:00Z",
+            "--ics",
+            "-",
+        ],
+        cwd=project.root,
+        env=project.process_env("alice"),
+        capture_output=True,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert [str(e["SUMMARY"]) for e in Calendar.from_ical(piped.stdout).walk("VEVENT")] == summaries
+    assert not (project.root / "-").exists()

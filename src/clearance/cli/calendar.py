@@ -3,6 +3,7 @@ the deployments scheduled, ahead of time, as tables, JSON, or an iCalendar file 
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -47,7 +48,10 @@ def calendar(
     start: Annotated[str | None, typer.Option("--from", help="From (ISO 8601; default: now).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="To (ISO 8601; default: 30 days on).")] = None,
     ics: Annotated[
-        Path | None, typer.Option("--ics", help="Write the windows as iCalendar (RFC 5545) to FILE.")
+        Path | None,
+        typer.Option(
+            "--ics", help="Write the windows as iCalendar (RFC 5545) to FILE (- for standard output)."
+        ),
     ] = None,
     config: ConfigPath = None,
     as_json: Json = False,
@@ -72,6 +76,12 @@ def calendar(
         document = to_ics(
             entries, project=loaded.config.project, stamp=now, releases=releases, deployments=deployments
         )
+        if str(ics) == "-":  # as curl and tar read it: standard output
+            if as_json:
+                raise UsageError("--ics - and --json both write to standard output: give --ics a FILE")
+            sys.stdout.buffer.write(document)
+            sys.stdout.flush()
+            return
         _write(ics, document)
         err().print(
             f"wrote {len(entries)} window(s), {len(releases)} release(s) and {len(deployments)} "
