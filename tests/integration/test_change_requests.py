@@ -5,6 +5,9 @@ freeze with an emergency approval — plus separation of duties and every way to
 
 from __future__ import annotations
 
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -374,4 +377,78 @@ def test_a_change_nobody_has_decided_on_follows_the_release(project: Project, cl
     [reassessed] = audit(cli, "change:reassessed")
     assert reassessed["data"]["was"] == {"kind": "normal", "risk_level": "medium", "risk_score": 3}
     assert (reassessed["data"]["kind"], reassessed["data"]["risk_score"]) == ("standard", 2)
+    assert change(cli, 1)["state"] == "implemented"
+
+
+def _gates_factor(number: int, cli: CliRunner) -> str | None:
+    factors = {f["factor"]: f["detail"] for f in change(cli, number)["risk"]["factors"]}
+    return factors.get("gates")
+
+
+def test_what_the_gates_judge_reassesses_an_undecided_change_at_once(team: Project, cli: CliRunner) -> None:
+    team.write_config(config(gates="    gates:\n      tests: {max_failed: 0}"))
+    release(cli, "1.0.0", "--rollback-plan", "redeploy 0.9")
+    assert cli("deploy", "1.0.0", "--to", "prod", "--actor", "ops").exit_code == 3
+    assert _gates_factor(1, cli) == "gates not passed: tests: missing"
+    score = change(cli, 1)["risk"]["score"]
+
+    until = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    waive = ("gate", "waive", "1.0.0", "--env", "prod", "--gate", "tests", "--reason", "r", "--until", until)
+    assert cli(*waive, "--actor", "rita").exit_code == 0
+    assert _gates_factor(1, cli) == "gates not passed: tests: waived"  # a waived gate still counts
+    unwaive = ("gate", "unwaive", "1.0.0", "--env", "prod", "--gate", "tests", "--reason", "no")
+    assert cli(*unwaive, "--actor", "rita").exit_code == 0
+    assert _gates_factor(1, cli) == "gates not passed: tests: missing"
+
+    report = team.root / "junit.xml"
+    report.write_text('<testsuite name="shop" tests="1"><testcase name="cart" classname="t"/></testsuite>')
+    assert cli("evidence", "add", "1.0.0", "--kind", "junit", str(report), "--actor", "ci").exit_code == 0
+    document = change(cli, 1)
+    assert _gates_factor(1, cli) is None and document["risk"]["score"] == score - 1
+    assert document["state"] == "pending"
+    entries = audit(cli, "change:reassessed")
+    assert [e["actor"] for e in entries] == ["ci", "rita", "rita"]
+    assert entries[0]["data"]["was"]["risk_score"] == score
+    assert "tests: missing" not in cli("change", "show", "1").stdout
+
+    # Once someone has decided, the request stays as they decided on it.
+    assert cli("change", "approve", "1", "--comment", "ok", "--actor", "rita").exit_code == 0
+    report.write_text(
+        '<testsuite name="shop" tests="1" failures="1"><testcase name="cart" classname="t">'
+        '<failure message="boom"/></testcase></testsuite>'
+    )
+    assert cli("evidence", "add", "1.0.0", "--kind", "junit", str(report), "--actor", "ci").exit_code == 0
+    assert cli(*waive, "--actor", "rita").exit_code == 0
+    assert len(audit(cli, "change:reassessed")) == 3
+    assert _gates_factor(1, cli) is None and change(cli, 1)["risk"]["score"] == score - 1
+
+
+def test_signing_the_artifacts_reassesses_an_undecided_change(team: Project, cli: CliRunner) -> None:
+    keys = cli("keys", "generate", "--out", str(team.root.parent / "keys"), "--json")
+    assert keys.exit_code == 0, keys
+    public_key = textwrap.indent(Path(keys.json()["public_key"]).read_text(), " " * 10)
+    trusted = f"    trusted_keys:\n      - name: ci\n        public_key: |\n{public_key.rstrip()}"
+    team.write_config(config(gates=f"    gates:\n      signature: required\n{trusted}"))
+    # A patch of unknown contents (no scope, no notes), unsigned: medium risk, for the CAB.
+    assert (
+        cli("release", "create", "1.0.0", "--no-deploy", "--type", "patch", "--rollback-plan", "r").exit_code
+        == 0
+    )
+    wheel = team.root / "shop-1.0.0-py3-none-any.whl"
+    wheel.write_bytes(b"a wheel")
+    assert cli("artifact", "add", "1.0.0", str(wheel), "--kind", "wheel", "--actor", "ci").exit_code == 0
+    assert cli("deploy", "1.0.0", "--to", "dev", "--actor", "ops").exit_code == 0
+    refused = cli("deploy", "1.0.0", "--to", "prod", "--actor", "ops")
+    assert refused.exit_code == 3 and "signature: missing" in refused.stderr
+    assert (change(cli, 1)["kind"], change(cli, 1)["state"]) == ("normal", "pending")
+    assert _gates_factor(1, cli) == "gates not passed: signature: missing"
+
+    signed = cli("artifact", "sign", "1.0.0", "--key", keys.json()["private_key"], "--actor", "ci")
+    assert signed.exit_code == 0, signed
+    # Signed, the patch is low risk: a pre-approved standard change, approved there and then.
+    document = change(cli, 1)
+    assert (document["kind"], document["state"], _gates_factor(1, cli)) == ("standard", "approved", None)
+    [reassessed, *_] = audit(cli, "change:reassessed")
+    assert reassessed["actor"] == "ci" and reassessed["data"]["was"]["kind"] == "normal"
+    assert cli("deploy", "1.0.0", "--to", "prod", "--actor", "ops").exit_code == 0
     assert change(cli, 1)["state"] == "implemented"

@@ -7,17 +7,20 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from support.cli import CliRunner
+from support.cli import CliRunner, Result
 from support.store import execute
 
 from .conftest import Project
 
 REPORTS = Path(__file__).parents[1] / "conformance" / "reports"
 COMMIT = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"
+TODAY = datetime.now(UTC).date()
+SOON = (TODAY + timedelta(days=180)).isoformat()  # a waiver may hold at most 365 days
 
 GATED = """\
 project: shop
@@ -161,7 +164,7 @@ def test_a_waiver_lets_one_failing_gate_through_and_is_shown_and_audited(
         "--reason",
         "known flaky test, fixed in 1.0.1",
         "--until",
-        "2099-12-31",
+        SOON,
         "--actor",
         "rita",
     )
@@ -169,7 +172,7 @@ def test_a_waiver_lets_one_failing_gate_through_and_is_shown_and_audited(
     gates = cli("gates", "1.0.0", "--env", "prod", "--json").json()
     tests = gates["gates"][0]
     assert (tests["status"], tests["result"]) == ("waived", "fail")
-    assert tests["waiver"]["waived_by"] == "rita" and tests["waiver"]["until"] == "2099-12-31"
+    assert tests["waiver"]["waived_by"] == "rita" and tests["waiver"]["until"] == SOON
     assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 0
 
     shown = cli("release", "show", "1.0.0", "--json").json()["release"]
@@ -177,7 +180,7 @@ def test_a_waiver_lets_one_failing_gate_through_and_is_shown_and_audited(
         ("tests", "prod", "known flaky test, fixed in 1.0.1")
     ]
     assert [e["source"] for e in shown["evidence"]] == ["failing.xml", "coverage.xml"]
-    assert "waiver: gate tests in prod until 2099-12-31 by rita" in cli("release", "show", "1.0.0").stdout
+    assert f"waiver: gate tests in prod until {SOON} by rita" in cli("release", "show", "1.0.0").stdout
     [entry] = audit_tags(cli, "gate:waived")
     assert entry["actor"] == "rita"
 
@@ -283,3 +286,132 @@ def test_an_unknown_severity_in_the_gate_config_is_a_config_error_with_its_line(
         "clearance.yaml:9: environments[1].gates.vulnerabilities.max: unknown severity 'blocker'"
         in result.stderr
     )
+
+
+def _waive(cli: CliRunner, until: str, *extra: str, actor: str = "rita") -> Result:
+    return cli(
+        "gate", "waive", "1.0.0", "--env", "prod", "--gate", "tests", "--reason", "flaky", "--until", until,
+        "--actor", actor, *extra,
+    )  # fmt: skip
+
+
+def _unwaive(cli: CliRunner, *extra: str, actor: str = "rita") -> Result:
+    return cli("gate", "unwaive", "1.0.0", "--env", "prod", *extra, "--actor", actor)
+
+
+def test_waiving_again_replaces_the_waiver_and_unwaive_withdraws_it(
+    project: Project, cli: CliRunner, reports: RealReports
+) -> None:
+    project.write_config(GATED)
+    cli("release", "create", "1.0.0", "--no-deploy")
+    cli("evidence", "add", "1.0.0", "--kind", "junit", reports.failing_junit)
+    cli("evidence", "add", "1.0.0", "--kind", "cobertura", reports.coverage)
+    assert cli("user", "add", "rita", "--role", "release-manager", "--actor", "admin").exit_code == 0
+    later, sooner = (TODAY + timedelta(days=300)).isoformat(), (TODAY + timedelta(days=10)).isoformat()
+    assert _waive(cli, later).exit_code == 0
+
+    shortened = _waive(cli, sooner)
+    assert shortened.exit_code == 0, shortened
+    assert f"waived for 1.0.0 in prod until {sooner}" in shortened.stderr
+    assert f"replaces the waiver by rita until {later}" in shortened.stderr
+    tests = cli("gates", "1.0.0", "--env", "prod", "--json").json()["gates"][0]
+    assert (tests["status"], tests["waiver"]["until"]) == ("waived", sooner)
+    assert f"waived by rita until {sooner}" in cli("gates", "1.0.0", "--env", "prod").stdout
+    shown = cli("release", "show", "1.0.0", "--json").json()["release"]["waivers"]
+    assert [w["until"] for w in shown] == [sooner]
+    assert execute(project.database_url, "SELECT count(*) FROM gate_waivers") == [(1,)]
+    newest = audit_tags(cli, "gate:waived")[0]["data"]
+    assert isinstance(newest, dict) and newest["until"] == sooner
+    assert [(r["until"], r["waived_by"]) for r in newest["replaces"]] == [(later, "rita")]
+
+    # Withdrawn: release managers only, with a reason; the gate is judged again.
+    refused = _unwaive(cli, "--gate", "tests", "--reason", "real failure", actor="alice")
+    assert refused.exit_code == 3, refused
+    assert "alice may not withdraw a gate waiver" in refused.stderr
+    withdrawn = _unwaive(cli, "--gate", "tests", "--reason", "real failure")
+    assert withdrawn.exit_code == 0, withdrawn
+    assert "withdrawn: the gate is judged again" in withdrawn.stderr
+    judged = cli("gates", "1.0.0", "--env", "prod", "--json")
+    assert judged.exit_code == 3 and judged.json()["gates"][0]["status"] == "fail"
+    assert execute(project.database_url, "SELECT count(*) FROM gate_waivers") == [(0,)]
+    assert cli("release", "show", "1.0.0", "--json").json()["release"]["waivers"] == []
+    [entry] = audit_tags(cli, "gate:unwaived")
+    data = entry["data"]
+    assert entry["actor"] == "rita" and isinstance(data, dict)
+    assert (data["gate"], data["environment"], data["reason"]) == ("tests", "prod", "real failure")
+    assert [w["until"] for w in data["withdrawn"]] == [sooner]
+    assert cli("deploy", "1.0.0", "--to", "prod").exit_code == 3
+
+    again = _unwaive(cli, "--gate", "tests", "--reason", "real failure", "--json")
+    assert again.exit_code == 4, again
+    assert again.json()["error"]["code"] == "waiver-unknown"
+
+
+def test_a_waiver_holds_at_most_a_year(project: Project, cli: CliRunner) -> None:
+    project.write_config(GATED)
+    cli("release", "create", "1.0.0", "--no-deploy")
+    assert cli("user", "add", "rita", "--role", "release-manager", "--actor", "admin").exit_code == 0
+    too_far = (TODAY + timedelta(days=366)).isoformat()
+    refused = _waive(cli, too_far)
+    assert refused.exit_code == 2, refused
+    latest = (TODAY + timedelta(days=365)).isoformat()
+    assert (
+        f"error: --until {too_far} is more than 365 days ahead (the latest is {latest})\n" in refused.stderr
+    )
+    assert execute(project.database_url, "SELECT count(*) FROM gate_waivers") == [(0,)]
+    assert _waive(cli, latest).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--gate", "tests"], 2, "Missing option '--reason'"),
+        (["--gate", "tests", "--reason", "  "], 2, "withdrawing a waiver needs a reason"),
+        (["--gate", "testz", "--reason", "x"], 2, "unknown gate 'testz'"),
+        (["--gate", "tests", "--reason", "x", "--env", "qa"], 4, "unknown environment 'qa'"),
+    ],
+)
+def test_bad_unwaives_change_nothing(
+    project: Project, cli: CliRunner, args: list[str], code: int, message: str
+) -> None:
+    project.write_config(GATED)
+    cli("release", "create", "1.0.0", "--no-deploy")
+    assert cli("user", "add", "rita", "--role", "release-manager", "--actor", "admin").exit_code == 0
+    assert _waive(cli, SOON).exit_code == 0
+    result = _unwaive(cli, *args)
+    assert result.exit_code == code, result
+    assert message in result.stderr
+    assert execute(project.database_url, "SELECT count(*) FROM gate_waivers") == [(1,)]
+    assert audit_tags(cli, "gate:unwaived") == []
+
+
+def test_an_identical_report_changes_nothing_and_approvals_stay_valid(
+    project: Project, cli: CliRunner, reports: RealReports
+) -> None:
+    project.write_config(
+        GATED.replace("      coverage: {min_line: 50}\n", "      approvals: {require: ['1 qa-lead']}\n")
+    )
+    cli("release", "create", "1.0.0", "--no-deploy")
+    assert cli("evidence", "add", "1.0.0", "--kind", "junit", reports.passing_junit).exit_code == 0
+    assert cli("user", "add", "dana", "--role", "qa-lead", "--actor", "admin").exit_code == 0
+    assert cli("approve", "1.0.0", "--env", "prod", "--actor", "dana").exit_code == 0
+
+    again = cli("evidence", "add", "1.0.0", "--kind", "junit", reports.passing_junit)
+    assert again.exit_code == 0, again
+    assert again.stderr == "= passing.xml is identical to junit evidence #1 of 1.0.0: nothing changed\n"
+    as_json = cli("evidence", "add", "1.0.0", "--kind", "junit", reports.passing_junit, "--json")
+    assert as_json.exit_code == 0 and as_json.json()["unchanged"] is True
+    assert as_json.json()["evidence"]["id"] == 1
+    assert execute(project.database_url, "SELECT count(*) FROM evidence") == [(1,)]
+    assert len(audit_tags(cli, "evidence:added")) == 1
+    approvals = cli("release", "show", "1.0.0", "--json").json()["release"]["approvals"]
+    assert [(a["approver"], a["state"]) for a in approvals] == [("dana", "valid")]
+    assert cli("gates", "1.0.0", "--env", "prod").exit_code == 0
+
+    # A report that is not the newest of its kind is judged again once re-added: that is a change.
+    assert cli("evidence", "add", "1.0.0", "--kind", "junit", reports.failing_junit).exit_code == 0
+    back = cli("evidence", "add", "1.0.0", "--kind", "junit", reports.passing_junit, "--json")
+    assert back.exit_code == 0 and back.json()["unchanged"] is False and back.json()["evidence"]["id"] == 3
+    assert len(audit_tags(cli, "evidence:added")) == 3
+    approvals = cli("release", "show", "1.0.0", "--json").json()["release"]["approvals"]
+    assert [(a["approver"], a["state"]) for a in approvals] == [("dana", "stale")]

@@ -54,10 +54,16 @@ def add(
     """Parse a report and store its normalized result, the file's digest, the tool and the time."""
     new = EvidenceInput(kind=kind, path=file, commit=parse_commit(commit) if commit else None, force=force)
     ws = open_workspace(config, actor=actor)
-    row = add_evidence(ws, version, new)
-    document = evidence_json(row)
+    added = add_evidence(ws, version, new)
+    row, document = added.row, evidence_json(added.row)
     if as_json:
-        emit_json({"evidence": document})
+        emit_json({"evidence": document, "unchanged": not added.stored})
+        return
+    if not added.stored:
+        err().print(
+            f"[dim]=[/] {escape(new.path.name)} is identical to {row.kind} evidence #{row.id} of "
+            f"{escape(version)}: nothing changed"
+        )
         return
     forced = " [yellow](forced: another commit than the release's)[/]" if row.forced else ""
     err().print(f"[green]✔[/] {row.kind} evidence {escape(row.source)} added to {escape(version)}{forced}")

@@ -1,4 +1,4 @@
-"""`clearance gates RELEASE --env E` (judge a release now) and `clearance gate waive`."""
+"""`clearance gates RELEASE --env E` (judge a release now), `clearance gate waive` and `gate unwaive`."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ from clearance.cli.output import emit_json, err, out
 from clearance.errors import UsageError
 from clearance.gates.changes.review import release_changes, summary
 from clearance.gates.evaluation import GateVerdict
-from clearance.gates.service import evaluate_release, waive_gate
+from clearance.gates.service import MAX_WAIVER_DAYS, evaluate_release, unwaive_gate, waive_gate
 from clearance.planning.service import find_release
 from clearance.workspace import open_workspace
 
-gate_app = typer.Typer(help="Waive a gate for one release and environment.", no_args_is_help=True)
+gate_app = typer.Typer(
+    help="Waive a gate for one release and environment, or withdraw its waiver.", no_args_is_help=True
+)
 
 _STYLE = {
     "pass": "[green]✔ pass[/]",
@@ -88,18 +90,24 @@ def waive(
     env: Annotated[str, typer.Option("--env", help="The environment.")],
     gate: Annotated[str, typer.Option("--gate", help="The gate's name (e.g. vulnerabilities).")],
     reason: Annotated[str, typer.Option("--reason", help="Why it may be skipped (required).")],
-    until: Annotated[str, typer.Option("--until", help="Last day the waiver holds, YYYY-MM-DD (required).")],
+    until: Annotated[
+        str,
+        typer.Option(
+            "--until", help=f"Last day the waiver holds, YYYY-MM-DD, at most {MAX_WAIVER_DAYS} days ahead."
+        ),
+    ],
     actor: Actor = None,
     config: ConfigPath = None,
     as_json: Json = False,
 ) -> None:
-    """Let one failing gate through for one release and environment, with a reason, until a day."""
+    """Let one failing gate through for one release and environment, with a reason, until a day.
+    Waiving a gate again replaces its earlier waiver (to shorten or renew it)."""
     try:
         day = date.fromisoformat(until)
     except ValueError as exc:
         raise UsageError(f"--until '{until}' is not a date", hint="use YYYY-MM-DD") from exc
     ws = open_workspace(config, actor=actor)
-    row = waive_gate(ws, version, env, gate, reason=reason, until=day)
+    row, replaced = waive_gate(ws, version, env, gate, reason=reason, until=day)
     document: dict[str, Any] = {
         "id": row.id,
         "version": version,
@@ -110,8 +118,32 @@ def waive(
         "waived_by": row.waived_by,
     }
     if as_json:
-        emit_json({"waiver": document})
+        emit_json({"waiver": document, "replaced": replaced})
         return
     err().print(
         f"[yellow]~[/] gate {escape(gate)} waived for {escape(version)} in {escape(env)} until {row.until.isoformat()}"
+    )
+    for old in replaced:
+        err().print(f"  replaces the waiver by {escape(old['waived_by'])} until {old['until']}")
+
+
+@gate_app.command("unwaive")
+def unwaive(
+    version: Annotated[str, typer.Argument(help="The release's version.")],
+    env: Annotated[str, typer.Option("--env", help="The environment.")],
+    gate: Annotated[str, typer.Option("--gate", help="The gate whose waiver to withdraw.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it must be judged again (required).")],
+    actor: Actor = None,
+    config: ConfigPath = None,
+    as_json: Json = False,
+) -> None:
+    """Withdraw a gate's waiver for one release and environment: the gate is judged again."""
+    ws = open_workspace(config, actor=actor)
+    withdrawn = unwaive_gate(ws, version, env, gate, reason=reason)
+    if as_json:
+        emit_json({"version": version, "environment": env, "gate": gate, "withdrawn": withdrawn})
+        return
+    err().print(
+        f"[green]✔[/] waiver of {escape(gate)} for {escape(version)} in {escape(env)} withdrawn: "
+        "the gate is judged again"
     )

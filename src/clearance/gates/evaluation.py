@@ -1,5 +1,6 @@
-"""Judging a release for one environment: run each configured gate's check, then apply the waivers
-that are still valid. Pure: the store is read by `gates.service`, which hands the facts in."""
+"""Judging a release for one environment: run each configured gate's check, then apply the newest
+waiver of each gate while it is valid. Pure: the store is read by `gates.verdicts`, which hands the
+facts in."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class Waiver:
     reason: str
     until: date  # inclusive
     waived_by: str
-    id: int = 0
+    id: int = 0  # the store's: a higher id is a newer waiver
 
     def active_on(self, day: date) -> bool:
         return day <= self.until
@@ -82,8 +83,9 @@ def evaluate(
     verdicts = []
     for name, settings in policy.configured().items():
         result = checks[name].check(settings, facts)
-        valid = [w for w in waivers if w.gate == name and w.active_on(today)]
-        waiver = max(valid, key=lambda w: (w.until, w.id)) if valid else None
+        # The newest waiver of a gate replaces the earlier ones: waiving again may shorten one.
+        newest = max((w for w in waivers if w.gate == name), key=lambda w: w.id, default=None)
+        waiver = newest if newest is not None and newest.active_on(today) else None
         verdicts.append(GateVerdict(result=result, waiver=waiver))
     return verdicts
 

@@ -1,12 +1,12 @@
-"""Evidence and gates on the store: add and list reports, judge a release for an environment (on
-demand and before every deployment), and waive one gate with a reason and an expiry."""
+"""Evidence and waivers on the store: add a release's reports, and waive one gate (or withdraw its
+waiver) with a reason and an expiry. Every change to what the gates judge reassesses, in the same
+transaction, the release's change requests nobody has decided on yet. Judging is `gates.verdicts`."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,29 +17,42 @@ from clearance.audit.service import record
 from clearance.errors import NotFound, Refused, UsageError
 from clearance.gates import CHECKS
 from clearance.gates.approvals.rules import Role
-from clearance.gates.approvals.service import approval_facts, require_role
-from clearance.gates.artifacts.keys import keyid, load_public_key
-from clearance.gates.base import ArtifactFact, EvidenceFact, GateFacts
-from clearance.gates.evaluation import GateVerdict, Waiver, blocking, evaluate
-from clearance.gates.evidence import evidence_from_json, parse_report
+from clearance.gates.approvals.service import require_role
+from clearance.gates.changes.service import follow_release
+from clearance.gates.evidence import Evidence, parse_report
 from clearance.gates.evidence.registry import report_format
+from clearance.gates.verdicts import (
+    check_gates,
+    evaluate_release,
+    release_evidence,
+    release_gates_now,
+    release_waivers,
+)
 from clearance.planning.releases import same_commit
 from clearance.planning.service import find_release
 from clearance.store import Release
-from clearance.store.tables import ArtifactRow, EvidenceRow, GateWaiverRow, SignatureRow, utcnow
+from clearance.store.tables import EvidenceRow, GateWaiverRow, utcnow
 
 if TYPE_CHECKING:
     from clearance.workspace import Workspace
 
 __all__ = [
+    "MAX_WAIVER_DAYS",
+    "AddedEvidence",
     "EvidenceInput",
     "add_evidence",
     "check_gates",
     "evaluate_release",
     "release_evidence",
+    "release_gates_now",
     "release_waivers",
+    "unwaive_gate",
     "waive_gate",
 ]
+
+# A waiver is a reviewed exception, not a way to switch a gate off: one that must hold longer is
+# waived again before it ends, and that renewal is audited again.
+MAX_WAIVER_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -50,9 +63,20 @@ class EvidenceInput:
     force: bool = False  # store it even when it is for another commit than the release's
 
 
-def add_evidence(ws: Workspace, version: str, new: EvidenceInput) -> EvidenceRow:
+@dataclass(frozen=True)
+class AddedEvidence:
+    """The report `evidence add` left in the store: the new row, or (`stored` False) the newest report
+    of the same kind when the file was identical to it, so that nothing changed."""
+
+    row: EvidenceRow
+    stored: bool = True
+
+
+def add_evidence(ws: Workspace, version: str, new: EvidenceInput) -> AddedEvidence:
     """Parse and store one report. A corrupt report raises ReportInvalid and stores nothing; one for
-    another commit than the release's is refused (and the refusal audited) unless `force`."""
+    another commit than the release's is refused (and the refusal audited) unless `force`. A file
+    identical to the newest report of its kind (a CI job run again) stores and audits nothing: the
+    gates would judge the same report, and approvals stay bound to the same content."""
     report_format(new.kind)  # an unknown kind is a usage error before the file is read
     try:
         data = new.path.read_bytes()
@@ -82,178 +106,52 @@ def add_evidence(ws: Workspace, version: str, new: EvidenceInput) -> EvidenceRow
         )
     with ws.store.transaction() as session:
         release = find_release(session, ws.project_id, version)
-        row = EvidenceRow(
-            release_id=release.id,
-            kind=new.kind,
-            source=new.path.name,
-            tool=report.tool,
-            file_sha256=facts["sha256"],
-            commit=new.commit or release.commit,
-            forced=mismatch,
-            result=report.to_json(),
-            added_by=ws.actor,
-        )
-        session.add(row)
-        session.flush()
-        added: dict[str, Any] = {**facts, "evidence_id": row.id, "tool": report.tool, "commit": row.commit}
-        added |= {"forced": mismatch, "release_commit": release.commit, "summary": report.summary()}
-        record(session, actor=ws.actor, tag="evidence:added", subject=subject, data=added)
-        return row
+        newest = _newest_of_kind(session, release, new.kind)
+        if newest is not None and newest.file_sha256 == facts["sha256"]:
+            return AddedEvidence(newest, stored=False)
+        row = _store(ws, session, release, new, report, facts, forced=mismatch)
+        follow_release(ws, session, release)
+        return AddedEvidence(row)
 
 
-def release_evidence(session: Session, release: Release) -> list[EvidenceRow]:
-    query = select(EvidenceRow).where(EvidenceRow.release_id == release.id)
-    return list(session.scalars(query.order_by(EvidenceRow.added_at, EvidenceRow.id)))
+def _newest_of_kind(session: Session, release: Release, kind: str) -> EvidenceRow | None:
+    """The report of `kind` the gates judge (see `GateFacts.newest`)."""
+    query = select(EvidenceRow).where(EvidenceRow.release_id == release.id, EvidenceRow.kind == kind)
+    return session.scalars(query.order_by(EvidenceRow.added_at.desc(), EvidenceRow.id.desc())).first()
 
 
-def release_waivers(session: Session, release: Release) -> list[GateWaiverRow]:
-    query = select(GateWaiverRow).where(GateWaiverRow.release_id == release.id)
-    return list(session.scalars(query.order_by(GateWaiverRow.waived_at, GateWaiverRow.id)))
-
-
-def _facts(
+def _store(
     ws: Workspace,
     session: Session,
     release: Release,
-    environment: str,
-    requester: str | None,
-    at: datetime | None = None,
-) -> GateFacts:
-    env = ws.config.environment(environment)
-    assert env is not None
-    approvals = None
-    if env.gates is not None and env.gates.approvals is not None:
-        approvals = approval_facts(
-            session, release, environment, production=env.production, requester=requester
-        )
-    evidence = tuple(
-        EvidenceFact(
-            id=row.id,
-            kind=row.kind,
-            family=report_format(row.kind).family,
-            source=row.source,
-            added_at=row.added_at,
-            report=evidence_from_json(row.result),
-        )
-        for row in release_evidence(session, release)
-    )
-    artifacts = session.scalars(select(ArtifactRow).where(ArtifactRow.release_id == release.id))
-    envelopes = session.scalars(select(SignatureRow.envelope).where(SignatureRow.release_id == release.id))
-    trusted = {keyid(load_public_key(k.public_key)): k.public_key for k in env.trusted_keys}
-    return GateFacts(
-        version=release.version,
-        environment=environment,
-        now=at or utcnow(),
-        evidence=evidence,
-        artifacts=tuple(ArtifactFact(name=a.name, digest=a.digest) for a in artifacts),
-        envelopes=tuple(envelopes),
-        trusted_keys=trusted,
-        approvals=approvals,
-    )
-
-
-def evaluate_release(
-    ws: Workspace,
-    session: Session,
-    release: Release,
-    environment: str,
-    requester: str | None = None,
-    at: datetime | None = None,
-) -> list[GateVerdict]:
-    """Every gate of `environment` judged on what the store holds for `release` now, as of `at` (a
-    scheduled deployment's time; default now); `requester` is the deployment's requester, whose own
-    approvals do not count under separation of duties."""
-    env = ws.config.environment(environment)
-    if env is None:
-        raise NotFound(
-            f"unknown environment '{environment}'", hint=f"known: {', '.join(ws.config.environment_names())}"
-        )
-    waivers = [
-        Waiver(id=w.id, gate=w.gate, reason=w.reason, until=w.until, waived_by=w.waived_by)
-        for w in release_waivers(session, release)
-        if w.environment == environment
-    ]
-    facts = _facts(ws, session, release, environment, requester, at)
-    return evaluate(env.gates, facts, waivers, CHECKS)
-
-
-def check_gates(
-    ws: Workspace,
-    session: Session,
-    release: Release,
-    environment: str,
+    new: EvidenceInput,
+    report: Evidence,
+    facts: dict[str, str],
     *,
-    at: datetime | None = None,
-    requester: str | None = None,
-    bypass: Collection[str] = (),
-) -> list[GateVerdict]:
-    """Refuse (exit 3) a deployment of `release` to `environment` while any of its gates fails or
-    lacks evidence; the message names every such gate with its reason. `at` judges the gates as of a
-    scheduled deployment's time (windows, waiver expiry, evidence age); `requester` defaults to the
-    acting user. The gates named in `bypass` (an approved emergency change's windows) do not block:
-    their blocking verdicts are returned, for the caller to audit. Cleared, the verdicts are audited
-    (`gate:cleared`) in the caller's transaction: they commit with the deployment they let through,
-    or with the refusal that follows for another reason (an unapproved change request)."""
-    verdicts = evaluate_release(ws, session, release, environment, requester=requester or ws.actor, at=at)
-    failing = [v for v in blocking(verdicts) if v.gate not in bypass]
-    if not failing:
-        _audit_cleared(ws, session, release, environment, verdicts, requester or ws.actor, at)
-        return [v for v in blocking(verdicts) if v.gate in bypass]
-    lines = "; ".join(f"{v.gate}: {v.status} — {v.result.reason}" for v in failing)
-    when = f" at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at is not None else ""
-    raise Refused(
-        f"release {release.version} may not be deployed to {environment}{when}: "
-        f"{len(failing)} gate(s) not passed: {lines}",
-        code="gate-failed",
-        hint=f"see `clearance gates {release.version} --env {environment}`; add evidence with "
-        "`clearance evidence add`, or waive one gate with `clearance gate waive`",
-        data={"gates": [v.to_json() for v in failing]},
+    forced: bool,
+) -> EvidenceRow:
+    row = EvidenceRow(
+        release_id=release.id,
+        kind=new.kind,
+        source=new.path.name,
+        tool=report.tool,
+        file_sha256=facts["sha256"],
+        commit=new.commit or release.commit,
+        forced=forced,
+        result=report.to_json(),
+        added_by=ws.actor,
     )
+    session.add(row)
+    session.flush()
+    added: dict[str, Any] = {**facts, "evidence_id": row.id, "tool": report.tool, "commit": row.commit}
+    added |= {"forced": forced, "release_commit": release.commit, "summary": report.summary()}
+    subject = f"release:{ws.config.project}@{release.version}"
+    record(session, actor=ws.actor, tag="evidence:added", subject=subject, data=added)
+    return row
 
 
-def _audit_cleared(
-    ws: Workspace,
-    session: Session,
-    release: Release,
-    environment: str,
-    verdicts: list[GateVerdict],
-    requester: str,
-    at: datetime | None,
-) -> None:
-    """`gate:cleared`, in the deployment's transaction: every verdict that let it through, with the
-    evidence, approvals and waivers used (once per release, environment and time in one transaction,
-    however many services it deploys). A refusal is audited as `promotion:refused` by the caller."""
-    if not verdicts:
-        return
-    key, transaction = (release.id, environment, at), session.get_transaction()
-    done: dict[object, object] = session.info.setdefault("clearance.gates_cleared", {})
-    if done.get(key) is transaction:
-        return
-    done[key] = transaction
-    data: dict[str, Any] = {
-        "version": release.version,
-        "environment": environment,
-        "requester": requester,
-        "at": at.astimezone(UTC).isoformat() if at is not None else None,
-        "waived": [v.gate for v in verdicts if v.status == "waived"],
-        "bypassed": [v.gate for v in blocking(verdicts)],
-        "gates": [v.to_json() for v in verdicts],
-    }
-    record(
-        session,
-        actor=ws.actor,
-        tag="gate:cleared",
-        subject=f"release:{ws.config.project}@{release.version}",
-        data=data,
-    )
-
-
-def waive_gate(
-    ws: Workspace, version: str, environment: str, gate: str, *, reason: str, until: date
-) -> GateWaiverRow:
-    """Let one gate of one environment through for one release until `until` (inclusive), audited.
-    Only a user holding `release-manager` may waive (else refused, exit 3); approvals are never
-    waived: they are given."""
+def _known_gate(ws: Workspace, environment: str, gate: str) -> list[str]:
+    """`environment`'s configured gates, once `environment` and `gate` are known names."""
     env = ws.config.environment(environment)
     if env is None:
         raise NotFound(
@@ -263,7 +161,52 @@ def waive_gate(
         raise UsageError(
             f"unknown gate '{gate}'", hint=f"known gates: {', '.join(CHECKS)}", code="gate-unknown"
         )
-    configured = list(env.gates.configured()) if env.gates else []
+    return list(env.gates.configured()) if env.gates else []
+
+
+def _check_until(until: date) -> None:
+    today = utcnow().date()
+    if until < today:
+        raise UsageError(
+            f"--until {until.isoformat()} is in the past", hint="a waiver expires on a future day"
+        )
+    latest = today + timedelta(days=MAX_WAIVER_DAYS)
+    if until > latest:
+        raise UsageError(
+            f"--until {until.isoformat()} is more than {MAX_WAIVER_DAYS} days ahead "
+            f"(the latest is {latest.isoformat()})",
+            hint="a waiver is a temporary exception: waive the gate again before it expires",
+            code="waiver-too-long",
+        )
+
+
+def _standing(session: Session, release: Release, environment: str, gate: str) -> list[GateWaiverRow]:
+    query = select(GateWaiverRow).where(
+        GateWaiverRow.release_id == release.id,
+        GateWaiverRow.environment == environment,
+        GateWaiverRow.gate == gate,
+    )
+    return list(session.scalars(query.order_by(GateWaiverRow.id)))
+
+
+def _waiver_json(row: GateWaiverRow) -> dict[str, Any]:
+    return {
+        "waiver_id": row.id,
+        "reason": row.reason,
+        "until": row.until.isoformat(),
+        "waived_by": row.waived_by,
+        "waived_at": row.waived_at.isoformat(),
+    }
+
+
+def waive_gate(
+    ws: Workspace, version: str, environment: str, gate: str, *, reason: str, until: date
+) -> tuple[GateWaiverRow, list[dict[str, Any]]]:
+    """Let one gate of one environment through for one release until `until` (inclusive, at most
+    `MAX_WAIVER_DAYS` ahead), audited. The newest waiver of a gate replaces the earlier ones (returned,
+    as audited), so a waiver is shortened or renewed by waiving again. Only a user holding
+    `release-manager` may waive (else refused, exit 3); approvals are never waived: they are given."""
+    configured = _known_gate(ws, environment, gate)
     if gate not in configured:
         raise UsageError(
             f"gate '{gate}' is not configured for {environment}",
@@ -278,13 +221,14 @@ def waive_gate(
         )
     if not reason.strip():
         raise UsageError("a waiver needs a reason", hint="--reason 'why this gate may be skipped'")
-    if until < utcnow().date():
-        raise UsageError(
-            f"--until {until.isoformat()} is in the past", hint="a waiver expires on a future day"
-        )
+    _check_until(until)
     with ws.store.transaction() as session:
         release = find_release(session, ws.project_id, version)
         require_role(session, ws.actor, Role.RELEASE_MANAGER, doing="waive a gate")
+        earlier = _standing(session, release, environment, gate)
+        replaced = [_waiver_json(w) for w in earlier]
+        for old in earlier:
+            session.delete(old)
         row = GateWaiverRow(
             release_id=release.id,
             environment=environment,
@@ -295,34 +239,51 @@ def waive_gate(
         )
         session.add(row)
         session.flush()
+        data = {"waiver_id": row.id, "environment": environment, "gate": gate, "reason": row.reason}
+        data |= {"until": until.isoformat(), "replaces": replaced}
         record(
             session,
             actor=ws.actor,
             tag="gate:waived",
             subject=f"release:{ws.config.project}@{version}",
-            data={
-                "waiver_id": row.id,
-                "environment": environment,
-                "gate": gate,
-                "reason": row.reason,
-                "until": until.isoformat(),
-            },
+            data=data,
         )
-        return row
+        follow_release(ws, session, release)
+        return row, replaced
 
 
-def release_gates_now(ws: Workspace, session: Session, release: Release) -> dict[str, dict[str, Any]]:
-    """For `release show`: every environment with gates, judged now — passed or not, and the gates
-    that block it with their reasons."""
-    judged: dict[str, dict[str, Any]] = {}
-    for name in ws.config.environment_names():
-        env = ws.config.environment(name)
-        if env is None or env.gates is None:
-            continue
-        verdicts = evaluate_release(ws, session, release, name)
-        blocking = [v for v in verdicts if v.blocks]
-        judged[name] = {
-            "passed": not blocking,
-            "blocking": [{"gate": v.gate, "status": v.status, "reason": v.result.reason} for v in blocking],
-        }
-    return judged
+def unwaive_gate(
+    ws: Workspace, version: str, environment: str, gate: str, *, reason: str
+) -> list[dict[str, Any]]:
+    """Withdraw the waiver of one gate for one release and environment, so that the gate is judged
+    again; returns the waivers withdrawn, as audited (`gate:unwaived`). Release managers only, as for
+    waiving; no waiver to withdraw is not found (exit 4)."""
+    _known_gate(ws, environment, gate)
+    if not reason.strip():
+        raise UsageError(
+            "withdrawing a waiver needs a reason", hint="--reason 'why the gate must be judged again'"
+        )
+    with ws.store.transaction() as session:
+        release = find_release(session, ws.project_id, version)
+        require_role(session, ws.actor, Role.RELEASE_MANAGER, doing="withdraw a gate waiver")
+        standing = _standing(session, release, environment, gate)
+        if not standing:
+            raise NotFound(
+                f"gate {gate} is not waived for {version} in {environment}",
+                hint=f"`clearance gates {version} --env {environment}` shows its gates and waivers",
+                code="waiver-unknown",
+            )
+        withdrawn = [_waiver_json(w) for w in standing]
+        for row in standing:
+            session.delete(row)
+        session.flush()
+        data = {"environment": environment, "gate": gate, "reason": reason.strip(), "withdrawn": withdrawn}
+        record(
+            session,
+            actor=ws.actor,
+            tag="gate:unwaived",
+            subject=f"release:{ws.config.project}@{version}",
+            data=data,
+        )
+        follow_release(ws, session, release)
+        return withdrawn

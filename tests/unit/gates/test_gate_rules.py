@@ -184,3 +184,13 @@ def test_coverage_gate_compares_percentages() -> None:
     failed = judge({"coverage": {"min_line": 80, "min_branch": 60}}, evidence)["coverage"]
     assert failed.status == "fail"
     assert failed.result.reason == "line coverage 60.0% is below 80%; branch coverage 50.0% is below 60%"
+
+
+def test_the_newest_waiver_of_a_gate_replaces_the_earlier_ones() -> None:
+    long = Waiver(id=1, gate="tests", reason="for a year", until=date(2027, 11, 1), waived_by="rm")
+    short = Waiver(id=2, gate="tests", reason="a week", until=date(2026, 11, 29), waived_by="rm")
+    verdict = judge({"tests": {}}, waivers=(short, long))["tests"]
+    assert verdict.status == "waived" and verdict.waiver == short
+    # Shortened to a day gone by: the longer, older waiver does not come back.
+    ended = Waiver(id=3, gate="tests", reason="ends", until=date(2026, 11, 21), waived_by="rm")
+    assert judge({"tests": {}}, waivers=(long, short, ended))["tests"].status == "missing"

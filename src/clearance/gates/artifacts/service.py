@@ -1,5 +1,6 @@
 """Artifacts on the store: record them (digest streamed from the file), list and remove them while no
-deployment has used the release, sign them (DSSE over an in-toto statement) and verify signatures."""
+deployment has used the release, sign them (DSSE over an in-toto statement) and verify signatures.
+Each change reassesses the release's undecided change requests (the signature gate may move)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from clearance.gates.artifacts.attestation import (
 )
 from clearance.gates.artifacts.keys import keyid, load_private_key, load_public_key
 from clearance.gates.base import ArtifactFact
+from clearance.gates.changes.service import follow_release
 from clearance.planning.service import find_release
 from clearance.store import Deployment, Release
 from clearance.store.tables import ArtifactRow, SignatureRow
@@ -138,6 +140,7 @@ def add_artifact(ws: Workspace, version: str, new: NewArtifact) -> ArtifactRow:
                 "commit": row.commit,
             },
         )
+        follow_release(ws, session, release)
         return row
 
 
@@ -158,6 +161,8 @@ def remove_artifact(ws: Workspace, version: str, name: str) -> None:
             data={"artifact_id": row.id, "name": row.name, "digest": row.digest},
         )
         session.delete(row)
+        session.flush()
+        follow_release(ws, session, release)
 
 
 def release_artifacts(session: Session, release: Release) -> list[ArtifactRow]:
@@ -209,6 +214,7 @@ def sign_release(
             subject=f"release:{ws.config.project}@{version}",
             data={"signature_id": row.id, "keyid": row.keyid, "subjects": {a.name: a.digest for a in facts}},
         )
+        follow_release(ws, session, release)
         return row
 
 

@@ -25,7 +25,7 @@ from clearance.gates.changes.risk import (
     notes_entries,
 )
 from clearance.gates.evaluation import GateVerdict
-from clearance.gates.service import check_gates, evaluate_release
+from clearance.gates.verdicts import check_gates, evaluate_release
 from clearance.store import Deployment, Release
 from clearance.store.tables import ChangeRequestRow, UserRoleRow, UserRow, utcnow
 
@@ -39,6 +39,7 @@ __all__ = [
     "change_policy",
     "check_change",
     "find_change",
+    "follow_release",
     "implement_change",
     "judge_request",
 ]
@@ -289,6 +290,21 @@ def _current(
     if position is None:
         previous = rows[0] if rows else None
         return _create(ws, session, release, environment, services, policy, previous, at, requester)
+    _follow(ws, session, rows, position, services, policy, at)
+    return rows[position]
+
+
+def _follow(
+    ws: Workspace,
+    session: Session,
+    rows: Sequence[ChangeRequestRow],
+    position: int,
+    services: Sequence[str],
+    policy: ChangeControlPolicy,
+    at: datetime | None,
+) -> None:
+    """Bring the open request `rows[position]` (of one release and environment, newest first) up to
+    date for a deployment of `services`: reassessed while nobody has decided on it, else only widened."""
     row = rows[position]
     if row.state == ChangeState.PENDING.value and not row.decisions:
         older = rows[position + 1] if position + 1 < len(rows) else None
@@ -296,7 +312,23 @@ def _current(
         _reassess(ws, session, row, services, policy, resubmitted=resubmitted, at=at)
     else:
         _extend(ws, session, row, services)
-    return row
+
+
+def follow_release(ws: Workspace, session: Session, release: Release) -> None:
+    """After a change to what the gates judge (evidence, artifacts, signatures, waivers), in the same
+    transaction: reassess each of the release's open requests nobody has decided on yet (audited
+    `change:reassessed` when its risk or kind moved). Decided requests stay as decided; a request for
+    an environment no longer under change control is left alone."""
+    query = select(ChangeRequestRow).where(ChangeRequestRow.release_id == release.id)
+    rows = list(session.scalars(query.order_by(ChangeRequestRow.id.desc())))
+    for environment in dict.fromkeys(r.environment for r in rows):
+        policy = change_policy(ws, environment)
+        if policy is None:
+            continue
+        mine = [r for r in rows if r.environment == environment]
+        position = next((i for i, r in enumerate(mine) if r.state in OPEN), None)
+        if position is not None:
+            _follow(ws, session, mine, position, (), policy, None)
 
 
 def _unapproved(row: ChangeRequestRow, verdict: CabVerdict, version: str) -> Refused:
