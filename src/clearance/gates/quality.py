@@ -14,7 +14,7 @@ _SHOWN = 5  # failing names listed in a reason; the JSON carries all of them
 
 
 class TestsGate:
-    """Fails when more tests failed or errored than `max_failed`, or when no test ran."""
+    """Fails when more tests failed or errored than `max_failed`, or when no test ran or passed."""
 
     __test__ = False
     type = "tests"
@@ -32,6 +32,15 @@ class TestsGate:
         if ran == 0:
             return GateResult(
                 gate=self.type, status=GateStatus.FAIL, reason="the report holds no tests", evidence=used
+            )
+        if not failing and sum(r.passed for r in reports) == 0:
+            # Every test skipped: nothing was checked, which is no evidence that it works.
+            return GateResult(
+                gate=self.type,
+                status=GateStatus.FAIL,
+                reason=f"no test passed: all {ran} were skipped",
+                evidence=used,
+                details=details,
             )
         if len(failing) > policy.max_failed:
             names = ", ".join(failing[:_SHOWN]) + (

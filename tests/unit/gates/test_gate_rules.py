@@ -65,11 +65,17 @@ def test_newer_evidence_of_a_kind_replaces_the_older_one() -> None:
     failing = fact(
         "junit", REPORTS / "junit-xml" / "junit-report-errror-details.xml", id=1, age=timedelta(days=1)
     )
-    passing = fact("junit", REPORTS / "junit-xml" / "skippedTestResult.xml", id=2)
+    passing = fact("junit", REPORTS / "junit-xml" / "junit-report-bad-duration.xml", id=2)
     assert passing.report.failures == ()  # type: ignore[union-attr]
     verdict = judge({"tests": {}}, failing, passing)["tests"]
     assert verdict.status == "pass", verdict.result.reason
     assert verdict.result.evidence == (passing,)
+
+
+def test_a_report_whose_every_test_was_skipped_checked_nothing_and_fails_the_tests_gate() -> None:
+    skipped = fact("junit", REPORTS / "junit-xml" / "skippedTestResult.xml")
+    verdict = judge({"tests": {}}, skipped)["tests"]
+    assert (verdict.status, verdict.result.reason) == ("fail", "no test passed: all 1 were skipped")
 
 
 def test_vulnerability_gate_counts_by_severity_and_honours_current_ignores() -> None:
