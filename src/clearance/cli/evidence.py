@@ -71,7 +71,12 @@ def add(
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
-    return ", ".join(f"{key} {value}" for key, value in summary.items() if not isinstance(value, dict | list))
+    # A value the report does not give (None) is left out: "max_level None" says nothing.
+    return ", ".join(
+        f"{key} {value}"
+        for key, value in summary.items()
+        if value is not None and not isinstance(value, dict | list)
+    )
 
 
 @evidence_app.command("list")
