@@ -85,6 +85,8 @@ def test_artifacts_are_recorded_with_digest_and_size(project: Project, cli: CliR
     assert again.exit_code == 3 and "already has an artifact shop-image" in again.stderr
     bad = cli("artifact", "add", "1.0.0", "--digest", "md5:1234", "--name", "x")
     assert bad.exit_code == 2 and "is not a sha256 digest" in bad.stderr
+    nothing = cli("artifact", "add", "1.0.0")
+    assert nothing.exit_code == 2 and "an artifact needs its FILE (hashed here) or --digest" in nothing.stderr
     shown = cli("release", "show", "1.0.0", "--json").json()["release"]
     assert [a["name"] for a in shown["artifacts"]] == ["shop.whl", "shop-image"]
     assert [

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from clearance.cli.options import Actor, ConfigPath, Json
 from clearance.cli.output import emit_json, err, local_time, out
+from clearance.errors import UsageError
 from clearance.gates.artifacts.service import (
     DEFAULT_BUILDER_ID,
     ArtifactKind,
@@ -62,6 +63,11 @@ def add(
     as_json: Json = False,
 ) -> None:
     """Record an artifact of a release: its name, sha256 digest, size, build and commit."""
+    if file is None and digest is None:
+        raise UsageError(
+            "an artifact needs its FILE (hashed here) or --digest sha256:… (hashed by the build)",
+            hint=f"clearance artifact add {version} dist/app.whl, or --digest sha256:HEX --name app.whl",
+        )
     if not name:
         name = file.name if file is not None else ""
     new = NewArtifact(
