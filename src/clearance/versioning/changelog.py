@@ -197,7 +197,10 @@ def release_from_git(settings: VersioningSettings, service: str | None, allow_sh
         raise Refused(
             f"nothing to release since {since}: no change bumps the version",
             code="nothing-to-release",
-            hint="commit a feat or fix (or a Release-As: footer), or give the version yourself",
+            hint="commit a feat or fix (or a Release-As: footer); to record a release tagged by hand: "
+            f"clearance notes --to {since} > notes.md && clearance release create VERSION --notes-file notes.md"
+            if report.latest
+            else "commit a feat or fix (or a Release-As: footer), or give the version yourself",
         )
     previous = report.base or report.latest
     notes = build_notes(
