@@ -86,7 +86,9 @@ def constraint_json(given: ConstraintInput) -> dict[str, Any]:
     if not given.context_name:
         raise UsageError("a constraint needs a context name (userId, environment, appVersion, …)")
     if not given.values:
-        raise UsageError(f"{operator} needs at least one value (--values)")
+        raise UsageError(
+            f"{operator} needs at least one value", hint='--values on the command line, "values" in the API'
+        )
     constraint: dict[str, Any] = {
         "contextName": given.context_name,
         "operator": operator,
