@@ -18,7 +18,7 @@ from clearance.errors import NotFound, Refused, UsageError
 from clearance.gates import CHECKS
 from clearance.gates.approvals.rules import Role
 from clearance.gates.approvals.service import require_role
-from clearance.gates.changes.service import follow_release
+from clearance.gates.changes.requests import follow_release
 from clearance.gates.evidence import Evidence, parse_report
 from clearance.gates.evidence.registry import report_format
 from clearance.gates.verdicts import (

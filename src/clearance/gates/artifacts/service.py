@@ -24,7 +24,7 @@ from clearance.gates.artifacts.attestation import (
 )
 from clearance.gates.artifacts.keys import keyid, load_private_key, load_public_key
 from clearance.gates.base import ArtifactFact
-from clearance.gates.changes.service import follow_release
+from clearance.gates.changes.requests import follow_release
 from clearance.planning.service import find_release
 from clearance.store import Deployment, Release
 from clearance.store.tables import ArtifactRow, SignatureRow

@@ -14,8 +14,9 @@ from clearance.errors import Refused, UsageError
 from clearance.gates.changes.cab import OPEN, ChangeState, rule_for
 from clearance.gates.changes.outcome import facts_of, implementation_note
 from clearance.gates.changes.policy import ChangeControlPolicy
+from clearance.gates.changes.requests import change_policy
 from clearance.gates.changes.risk import ChangeKind
-from clearance.gates.changes.service import change_policy, find_change, judge_request
+from clearance.gates.changes.service import find_change, judge_request
 from clearance.store import Deployment, Release
 from clearance.store.tables import ChangeDecisionRow, ChangeRequestRow, UserRow, utcnow
 
