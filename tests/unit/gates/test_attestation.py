@@ -58,6 +58,7 @@ def test_a_signature_by_an_untrusted_key_is_rejected() -> None:
     _, other = signed()
     result = verify_envelope(envelope, other, [WHEEL])
     assert result.outcome == "untrusted-key"
+    assert result.keyid == envelope["signatures"][0]["keyid"]  # which key it was
 
 
 def test_a_tampered_payload_over_another_digest_is_rejected() -> None:

@@ -117,7 +117,10 @@ def verify_envelope(
     known = [(kid, sig) for kid, sig in signatures if kid in trusted]
     if not known:
         kids = ", ".join(kid[:12] for kid, _ in signatures) or "none"
-        return Verification("untrusted-key", f"signed by a key this environment does not trust ({kids})")
+        first = signatures[0][0] if signatures else None  # which key it was, for the JSON too
+        return Verification(
+            "untrusted-key", f"signed by a key this environment does not trust ({kids})", first
+        )
     kid, sig = known[0]
     try:
         load_public_key(trusted[kid]).verify(sig, pae(payload_type, payload))
