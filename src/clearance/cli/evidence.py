@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ evidence_app = typer.Typer(
 
 
 def evidence_json(row: EvidenceRow) -> dict[str, Any]:
+    report = evidence_from_json(row.result)
     return {
         "id": row.id,
         "kind": row.kind,
@@ -34,8 +36,16 @@ def evidence_json(row: EvidenceRow) -> dict[str, Any]:
         "forced": row.forced,
         "added_by": row.added_by,
         "added_at": row.added_at.isoformat(),
-        "summary": evidence_from_json(row.result).summary(),
+        # When the report says it was made; None when it does not (evidence_fresh then uses added_at).
+        "produced_at": report.produced_at.isoformat() if report.produced_at else None,
+        "summary": report.summary(),
     }
+
+
+def produced_time(document: dict[str, Any]) -> str:
+    """An `evidence_json` document's report time in local time, `-` when the report gives none."""
+    produced = document.get("produced_at")
+    return local_time(datetime.fromisoformat(produced) if produced else None)
 
 
 @evidence_app.command("add")
@@ -94,7 +104,7 @@ def list_(
         emit_json({"version": version, "evidence": [r for r, _ in rows]})
         return
     table = Table(title=f"evidence of {version}")
-    for column in ("id", "kind", "file", "tool", "summary", "commit", "added"):
+    for column in ("id", "kind", "file", "tool", "summary", "commit", "ran", "added"):
         table.add_column(column)
     for r, when in rows:
         commit = (r["commit"] or "-")[:12] + (" (forced)" if r["forced"] else "")
@@ -105,6 +115,7 @@ def list_(
             escape(r["tool"] or "-"),
             escape(_summary_text(r["summary"])),
             commit,
+            produced_time(r),
             when,
         )
     out().print(table if rows else "[dim]no evidence[/]")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from clearance.audit.service import about
 from clearance.cli.artifacts import artifact_json
-from clearance.cli.evidence import evidence_json
+from clearance.cli.evidence import evidence_json, produced_time
 from clearance.gates.approvals.service import release_approvals, release_content_hash
 from clearance.gates.artifacts.service import release_artifacts, release_signatures
 from clearance.gates.changes.review import release_changes, summary
@@ -103,11 +103,12 @@ def print_gate_records(console: Console, document: dict[str, Any]) -> None:
             console.print(f"  signed with key {s['keyid'][:12]} by {escape(s['signed_by'])}")
     if document["evidence"]:
         table = Table(title="evidence")
-        for column in ("id", "kind", "file", "tool", "commit"):
+        for column in ("id", "kind", "file", "tool", "commit", "ran"):
             table.add_column(column)
         for e in document["evidence"]:
             commit = (e["commit"] or "-")[:12] + (" (forced)" if e["forced"] else "")
-            table.add_row(str(e["id"]), e["kind"], escape(e["source"]), escape(e["tool"] or "-"), commit)
+            source, tool = escape(e["source"]), escape(e["tool"] or "-")
+            table.add_row(str(e["id"]), e["kind"], source, tool, commit, produced_time(e))
         console.print(table)
     for w in document["waivers"]:
         console.print(

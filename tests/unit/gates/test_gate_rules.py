@@ -124,7 +124,10 @@ def test_freshness_gate_fails_on_old_evidence() -> None:
     old = fact("junit", REPORTS / "junit-xml" / "skippedTestResult.xml", age=timedelta(days=8))
     verdict = judge({"evidence_fresh": {"max_age": "7d"}}, old)["evidence_fresh"]
     assert verdict.status == "fail"
-    assert "older than 7.0d" in verdict.result.reason
+    assert (
+        "evidence older than 7 days: junit skippedTestResult.xml, was added 8.0 days ago"
+        in verdict.result.reason
+    )
     assert judge({"evidence_fresh": {"max_age": "9d"}}, old)["evidence_fresh"].status == "pass"
 
 

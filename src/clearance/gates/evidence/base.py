@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self
 
@@ -32,12 +33,15 @@ class Report:
     """The normalized result of one report file.
 
     `kind` is the report kind it was parsed as (`junit`, `trivy`, …), `source` the file name the user
-    gave, `tool` the producer named in the report when it names one (`Bandit`, `trivy 0.58.1`).
+    gave, `tool` the producer named in the report when it names one (`Bandit`, `trivy 0.58.1`),
+    `produced_at` when the report says it was made (UTC; see `timestamps`), None when it does not say
+    — and for evidence stored before clearance read it, which the stored JSON lacks.
     """
 
     kind: str
     source: str
     tool: str | None = None
+    produced_at: datetime | None = None
 
     def summary(self) -> dict[str, Any]:
         """The few figures a gate or a person looks at first (JSON-ready)."""

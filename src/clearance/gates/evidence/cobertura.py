@@ -1,5 +1,5 @@
 """Cobertura XML coverage reports (coverage.py `coverage xml`, and other Cobertura writers): line and
-branch rate as percentages, lines valid and covered, and the same per package."""
+branch rate as percentages, lines valid and covered, the same per package, and when it was measured."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from xml.etree.ElementTree import Element
 from clearance.errors import ReportInvalid
 from clearance.gates.evidence.base import Report
 from clearance.gates.evidence.decoding import decode_xml, local_name, sniff_xml, wrong_kind
+from clearance.gates.evidence.timestamps import epoch_millis
 
 __all__ = ["CoverageReport", "PackageCoverage", "parse_cobertura"]
 
@@ -74,6 +75,9 @@ def parse_cobertura(data: bytes, *, source: str) -> CoverageReport:
         line_rate = attrs.rate(root, "line-rate", required=True) or 0.0
     return CoverageReport(
         source=source,
+        # Milliseconds since the epoch, as coverage.py and Cobertura write it; a writer that gives
+        # seconds lands in 1970 and is ignored, like any time that cannot be read.
+        produced_at=epoch_millis(root.get("timestamp")),
         line_rate=line_rate,
         branch_rate=_branch_rate(root, attrs, branches_valid, branches_covered),
         lines_valid=lines_valid,

@@ -1,5 +1,6 @@
 """CycloneDX JSON SBOMs (cyclonedx-py, pip-audit `-f cyclonedx-json`, …; spec 1.4–1.7): components with
-their purl, version and licences, and the vulnerabilities attached to them through `affects` refs."""
+their purl, version and licences, the vulnerabilities attached to them through `affects` refs, and
+when the SBOM was made (`metadata.timestamp`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from clearance.gates.evidence.base import (
     normalize_severity,
 )
 from clearance.gates.evidence.decoding import JsonReader, decode_json, sniff_json, wrong_kind
+from clearance.gates.evidence.timestamps import iso_time
 from clearance.gates.evidence.vulnerabilities import (
     SuppressedVulnerability,
     Vulnerability,
@@ -155,6 +157,7 @@ def parse_cyclonedx(data: bytes, *, source: str) -> Sbom:
     return Sbom(
         source=source,
         tool=_tools(reader, metadata),
+        produced_at=iso_time(metadata.get("timestamp")),
         spec_version=spec_version,
         subject=subject,
         components=components,

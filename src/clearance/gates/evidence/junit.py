@@ -1,15 +1,18 @@
 """JUnit XML test reports (pytest --junitxml, JUnit 4/5 via Surefire or the console launcher, jest-junit):
-passed / failed / errored / skipped counts and the tests that did not pass, with their message."""
+passed / failed / errored / skipped counts, the tests that did not pass, with their message, and when
+the tests ran."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 from clearance.gates.evidence.base import Report
 from clearance.gates.evidence.decoding import decode_xml, local_name, sniff_xml, wrong_kind
+from clearance.gates.evidence.timestamps import iso_time, oldest
 
 __all__ = ["JUnitReport", "NonPassingCase", "parse_junit"]
 
@@ -87,6 +90,7 @@ def parse_junit(data: bytes, *, source: str) -> JUnitReport:
         non_passing.append(_non_passing(case, outcome))
     return JUnitReport(
         source=source,
+        produced_at=_ran_at(root),
         tests=sum(counts.values()),
         flaky=flaky,
         passed=counts["passed"],
@@ -94,6 +98,19 @@ def parse_junit(data: bytes, *, source: str) -> JUnitReport:
         errored=counts["errored"],
         skipped=counts["skipped"],
         non_passing=tuple(non_passing),
+    )
+
+
+def _ran_at(root: Element) -> datetime | None:
+    """The `timestamp` of the root element when it has one, else the oldest `<testsuite timestamp>`:
+    a report merged from several runs is as old as its oldest suite. Placeholders (jest-junit's
+    1970-01-01 for a suite that did not load) are not times and are skipped. JUnit times rarely carry a
+    zone; one without is read as UTC (see `iso_time`)."""
+    stamped = iso_time(root.get("timestamp"))
+    if stamped is not None:
+        return stamped
+    return oldest(
+        iso_time(element.get("timestamp")) for element in root.iter() if local_name(element) == "testsuite"
     )
 
 

@@ -1,14 +1,16 @@
 """SARIF 2.1.0 static-analysis reports (bandit, semgrep, CodeQL, …): findings by level and rule, with
-locations, suppressions, baseline state and whether the tool ran to the end."""
+locations, suppressions, baseline state, whether the tool ran to the end and when it did."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from clearance.gates.evidence.base import Report
 from clearance.gates.evidence.decoding import JsonReader, decode_json, sniff_json, wrong_kind
+from clearance.gates.evidence.timestamps import iso_time, oldest
 
 __all__ = ["LEVELS", "SarifFinding", "SarifLevel", "SastReport", "SourceLocation", "parse_sarif"]
 
@@ -100,15 +102,19 @@ def parse_sarif(data: bytes, *, source: str) -> SastReport:
     findings: list[SarifFinding] = []
     tool_errors: list[str] = []
     successful = True
+    ran_at: list[datetime | None] = []
     for path, run in reader.objects(document, "runs", ""):
         parsed = _Run(reader, path, run)
         tools.append(parsed.tool)
+        ran_at.append(parsed.ran_at())
         findings += parsed.findings()
         successful &= parsed.execution_successful()
         tool_errors += parsed.tool_errors()
     return SastReport(
         source=source,
         tool=", ".join(dict.fromkeys(tools)) or None,
+        # A log merged from several runs is as old as its oldest run.
+        produced_at=oldest(ran_at),
         runs=len(tools),
         tools=tuple(tools),
         findings=tuple(findings),
@@ -139,6 +145,14 @@ class _Run:
     def execution_successful(self) -> bool:
         invocations = self.reader.objects(self.run, "invocations", self.path)
         return all(invocation.get("executionSuccessful") is not False for _, invocation in invocations)
+
+    def ran_at(self) -> datetime | None:
+        """When the run's last invocation ended (`endTimeUtc`, else `startTimeUtc`), None when untold."""
+        times = [
+            iso_time(invocation.get("endTimeUtc")) or iso_time(invocation.get("startTimeUtc"))
+            for _, invocation in self.reader.objects(self.run, "invocations", self.path)
+        ]
+        return max((time for time in times if time is not None), default=None)
 
     def tool_errors(self) -> list[str]:
         errors = []

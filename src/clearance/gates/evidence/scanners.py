@@ -1,5 +1,6 @@
 """The JSON reports of dependency scanners — Trivy (`--format json`), pip-audit (`-f json`, both its
-`{"dependencies": …}` form and the older bare list) and grype (`-o json`) — read into one model."""
+`{"dependencies": …}` form and the older bare list) and grype (`-o json`) — read into one model.
+Trivy (`CreatedAt`) and grype (`descriptor.timestamp`) say when they scanned; pip-audit does not."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from clearance.gates.evidence.base import (
     normalize_severity,
 )
 from clearance.gates.evidence.decoding import JsonReader, decode_json, sniff_json, wrong_kind
+from clearance.gates.evidence.timestamps import iso_time
 from clearance.gates.evidence.vulnerabilities import (
     ScanFinding,
     SuppressedVulnerability,
@@ -53,6 +55,7 @@ def parse_trivy(data: bytes, *, source: str) -> VulnerabilityReport:
         kind="trivy",
         source=source,
         tool=f"trivy {version}" if version else "trivy",
+        produced_at=iso_time(document.get("CreatedAt")),
         vulnerabilities=tuple(vulnerabilities),
         suppressed=tuple(suppressed),
         findings=tuple(findings),
@@ -195,6 +198,7 @@ def parse_grype(data: bytes, *, source: str) -> VulnerabilityReport:
         kind="grype",
         source=source,
         tool=f"grype {version}" if version and not version.startswith("[") else "grype",
+        produced_at=iso_time(descriptor.get("timestamp")),
         vulnerabilities=tuple(
             _grype_match(reader, path, match) for path, match in reader.objects(document, "matches", "")
         ),
