@@ -90,20 +90,28 @@ class _Age:
     fact: EvidenceFact
     age: timedelta
     by_report_time: bool
+    ahead: bool = False  # the report's time was set aside: more than a day ahead of our clock
 
     @classmethod
     def of(cls, fact: EvidenceFact, now: datetime) -> _Age:
         produced = fact.report.produced_at  # None for reports stored before clearance read it
-        if produced is not None and produced > now + FUTURE_SLACK:
-            produced = None  # more than a day ahead of our clock: a wrong clock, not an early report
+        ahead = produced is not None and produced > now + FUTURE_SLACK
+        if ahead:
+            produced = None  # a wrong clock, not an early report
         # A runner's clock a little ahead of ours makes a report from the future: it is 0 old.
         age = max(now - (produced or fact.added_at), timedelta(0))
-        return cls(fact, age, by_report_time=produced is not None)
+        return cls(fact, age, by_report_time=produced is not None, ahead=ahead)
 
     def describe(self, limit: timedelta | None = None) -> str:
         """`junit.xml, ran 10.0 days ago (report time; max 7 days)` or `… was added 2.0 h ago (…)`."""
         verb = "ran" if self.by_report_time else "was added"
-        why = "report time" if self.by_report_time else "the report gives no time"
+        why = (
+            "report time"
+            if self.by_report_time
+            else "the report's own time is ahead of ours"
+            if self.ahead
+            else "the report gives no time"
+        )
         bound = f"; max {_limit(limit)}" if limit is not None else ""
         return f"{self.fact.source}, {verb} {_age(self.age)} ago ({why}{bound})"
 

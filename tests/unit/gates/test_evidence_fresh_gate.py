@@ -160,3 +160,7 @@ def test_a_report_more_than_a_day_ahead_of_our_clock_is_judged_by_when_it_was_ad
 
     assert verdict.status == "fail"
     assert [r["judged_by"] for r in reports(verdict)] == ["added_at"]
+    assert verdict.result.reason == (
+        "evidence older than 7 days: junit jest-junit.xml, was added 9.0 days ago "
+        "(the report's own time is ahead of ours)"
+    )
